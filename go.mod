@@ -1,0 +1,3 @@
+module github.com/stoaproject/stoa
+
+go 1.26.8
