@@ -21,10 +21,10 @@ type actCtx struct {
 	e         *Engine
 	act       *action
 	msg       Msg
-	raw       []byte       // msg as JSON, when it came as JSON and is unchanged
-	seq       uint64       // of the act id
-	parent    *actCtx      // the act whose handler sent this one
-	given     *Meta        // metadata from WithMeta
+	raw       []byte        // msg as JSON, when it came as JSON and is unchanged
+	seq       uint64        // of the act id
+	parent    *actCtx       // the act whose handler sent this one
+	given     *Meta         // metadata from WithMeta
 	done      chan struct{} // receives when the handler has returned
 
 	out json.RawMessage

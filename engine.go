@@ -63,10 +63,9 @@ type Engine struct {
 	mu      sync.RWMutex
 	routes  router
 	plugins []*Plugin
-	ready   bool
 
 	seq    atomic.Uint64
-	state  atomic.Int64 // acts in flight, plus closingBit
+	state  atomic.Int64  // acts in flight, plus closingBit
 	idle   chan struct{} // closed by the last act to finish after Close began
 	closed sync.Once
 	clock  clock
@@ -111,10 +110,10 @@ func randomID(n int) string {
 // action is one added pattern.
 type action struct {
 	h       Handler
-	pattern string    // canonical form
-	rules   *ruleSet  // nil when the pattern has no validation rules
-	prior   *action   // what this pattern replaced (Prior calls it)
-	plugin  string    // the plugin that added it, if any
+	pattern string   // canonical form
+	rules   *ruleSet // nil when the pattern has no validation rules
+	prior   *action  // what this pattern replaced (Prior calls it)
+	plugin  string   // the plugin that added it, if any
 }
 
 // Add registers h for pattern: a string in Seneca's form

@@ -22,10 +22,6 @@ type refPattern struct {
 // walks as patrun walks. Agreement between the two checks the trie's
 // insertion, the subtle half of patrun.
 func refFind(pats []refPattern, msg Msg) int {
-	type nodeSet struct {
-		pats  []refPattern // remaining fields only
-		depth int
-	}
 	// split derives the node for a set of patterns.
 	type derived struct {
 		end    int // id answering at this node, -1 if none
