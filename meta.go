@@ -8,12 +8,12 @@ import (
 // Meta is what an act carries besides its message. Transports forward it;
 // handlers read it with ContextMeta.
 type Meta struct {
-	ID          string // this act, unique across engines
-	TxID        string // the first act of the chain this act belongs to
-	ParentID    string // the act whose handler sent this one, if any
-	Caller      string // the engine or client that sent the act
-	TraceParent string // W3C trace context: traceparent
-	TraceState  string // W3C trace context: tracestate
+	ID          string `json:"id"`                    // this act, unique across engines
+	TxID        string `json:"tx,omitempty"`          // the first act of the chain this act belongs to
+	ParentID    string `json:"parent,omitempty"`      // the act whose handler sent this one, if any
+	Caller      string `json:"caller,omitempty"`      // the engine or client that sent the act
+	TraceParent string `json:"traceparent,omitempty"` // W3C trace context: traceparent
+	TraceState  string `json:"tracestate,omitempty"`  // W3C trace context: tracestate
 }
 
 type metaKey struct{}

@@ -564,10 +564,8 @@ func jsJSONTo(b *strings.Builder, v any) {
 			b.WriteString(`"NaN"`)
 		} else if math.IsInf(f, 0) {
 			b.WriteString("null")
-		} else if _, ok := v.(float32); ok {
-			b.WriteString(jsNumberString(float64(f), 32))
 		} else {
-			b.WriteString(jsNumberString(f, 64))
+			b.WriteString(jsNumber(f))
 		}
 		return
 	}
@@ -636,19 +634,6 @@ func jsQuote(b *strings.Builder, s string) {
 		}
 	}
 	b.WriteByte('"')
-}
-
-// jsNumberString formats f as JavaScript's Number toString does.
-func jsNumberString(f float64, bits int) string {
-	if f == 0 {
-		return "0"
-	}
-	if a := math.Abs(f); a >= 1e-6 && a < 1e21 {
-		return strconv.FormatFloat(f, 'f', -1, bits)
-	}
-	s := strconv.FormatFloat(f, 'e', -1, bits)
-	mant, exp, _ := strings.Cut(s, "e")
-	return mant + "e" + exp[:1] + strings.TrimLeft(exp[1:], "0")
 }
 
 // jsTruncate shortens s to n UTF-16 units, ending in "...", as gubu does.

@@ -1,0 +1,419 @@
+package stoa_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stoaproject/stoa"
+)
+
+func mustAdd(t *testing.T, e *stoa.Engine, pattern any, h stoa.Handler) {
+	t.Helper()
+	if err := e.Add(pattern, h); err != nil {
+		t.Fatalf("Add(%v): %v", pattern, err)
+	}
+}
+
+func reply(v any) stoa.Handler {
+	return func(context.Context, stoa.Msg) (any, error) { return v, nil }
+}
+
+func TestAddErrors(t *testing.T) {
+	e := stoa.New()
+	for _, p := range []any{"a:x y", "a:'x y'", map[string]any{"a": "x,y"}, "a:x,y"} {
+		err := e.Add(p, reply(nil))
+		var se *stoa.Error
+		if !errors.As(err, &se) || se.Code != stoa.CodePatternSyntax {
+			t.Errorf("Add(%q) error = %v, want code %s", p, err, stoa.CodePatternSyntax)
+		}
+	}
+	if err := e.Add("a:1", nil); err == nil {
+		t.Error("Add with a nil handler succeeded")
+	}
+	if got := e.Patterns(); len(got) != 0 {
+		t.Errorf("failed adds left patterns %v", got)
+	}
+}
+
+func TestPatternsAndFind(t *testing.T) {
+	e := stoa.New()
+	mustAdd(t, e, "role:math,cmd:sum", reply(nil))
+	mustAdd(t, e, map[string]any{"cmd": "sum", "role": "math", "integer": true}, reply(nil))
+	mustAdd(t, e, struct {
+		Role string `json:"role"`
+	}{"search"}, reply(nil))
+	want := []string{"cmd:sum,integer:true,role:math", "cmd:sum,role:math", "role:search"}
+	if got := e.Patterns(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("Patterns() = %v, want %v", got, want)
+	}
+	if p, ok := e.Find(`{"role":"math","cmd":"sum","integer":"true"}`); !ok || p != want[0] {
+		t.Errorf("Find = %q, %v; want %q", p, ok, want[0])
+	}
+	if p, ok := e.Find("role:nothing"); ok {
+		t.Errorf("Find(role:nothing) = %q, want no match", p)
+	}
+}
+
+func TestActMessageForms(t *testing.T) {
+	e := stoa.New()
+	mustAdd(t, e, "role:echo", func(_ context.Context, m stoa.Msg) (any, error) { return map[string]any{"n": m["n"]}, nil })
+	type echoMsg struct {
+		Role string `json:"role"`
+		N    int    `json:"n"`
+	}
+	for _, msg := range []any{
+		stoa.Msg{"role": "echo", "n": 7},
+		map[string]any{"role": "echo", "n": 7},
+		"role:echo,n:7",
+		[]byte(`{"role":"echo","n":7}`),
+		json.RawMessage(`{"role":"echo","n":7}`),
+		echoMsg{Role: "echo", N: 7},
+		&echoMsg{Role: "echo", N: 7},
+	} {
+		out, err := e.Act(t.Context(), msg)
+		if err != nil || string(out) != `{"n":7}` {
+			t.Errorf("Act(%T) = %s, %v; want {\"n\":7}", msg, out, err)
+		}
+	}
+	for _, bad := range []any{`{"role":`, []byte(`[1,2]`), []byte(`{"a":`), "a:x y", 42} {
+		_, err := e.Act(t.Context(), bad)
+		var se *stoa.Error
+		if !errors.As(err, &se) {
+			t.Errorf("Act(%v) error = %v, want a *stoa.Error", bad, err)
+		}
+	}
+}
+
+func TestPriorAndDefault(t *testing.T) {
+	e := stoa.New()
+	mustAdd(t, e, "role:greet", func(ctx context.Context, m stoa.Msg) (any, error) {
+		return map[string]any{"text": "hello"}, nil
+	})
+	mustAdd(t, e, "role:greet", func(ctx context.Context, m stoa.Msg) (any, error) {
+		out, err := stoa.Prior(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		var r map[string]string
+		json.Unmarshal(out, &r)
+		return map[string]any{"text": strings.ToUpper(r["text"])}, nil
+	})
+	mustAdd(t, e, "role:lonely", func(ctx context.Context, m stoa.Msg) (any, error) {
+		return stoa.Prior(ctx, m)
+	})
+	if out, err := e.Act(t.Context(), "role:greet"); err != nil || string(out) != `{"text":"HELLO"}` {
+		t.Errorf("greet = %s, %v; want the override wrapping its prior", out, err)
+	}
+	if out, err := e.Act(t.Context(), "role:lonely"); err != nil || string(out) != "null" {
+		t.Errorf("prior of nothing = %s, %v; want null", out, err)
+	}
+	out, err := e.Act(t.Context(), stoa.Msg{"role": "lonely", "default$": map[string]any{"d": 1}})
+	if err != nil || string(out) != `{"d":1}` {
+		t.Errorf("prior of nothing with default$ = %s, %v; want {\"d\":1}", out, err)
+	}
+	if _, err := stoa.Prior(t.Context(), stoa.Msg{}); err == nil {
+		t.Error("Prior outside a handler succeeded")
+	}
+}
+
+func TestValidationDefaultsReachHandler(t *testing.T) {
+	e := stoa.New()
+	mustAdd(t, e, map[string]any{"role": "page", "paging": map[string]any{"size": 10}},
+		stoa.Handle(func(_ context.Context, in struct {
+			Paging struct{ Size int } `json:"paging"`
+		}) (map[string]int, error) {
+			return map[string]int{"size": in.Paging.Size}, nil
+		}))
+	for msg, want := range map[string]string{
+		`{"role":"page"}`:                    `{"size":10}`,
+		`{"role":"page","paging":{"size":3}}`: `{"size":3}`,
+	} {
+		out, err := e.Act(t.Context(), []byte(msg))
+		if err != nil || string(out) != want {
+			t.Errorf("Act(%s) = %s, %v; want %s", msg, out, err, want)
+		}
+	}
+	_, err := e.Act(t.Context(), []byte(`{"role":"page","paging":{"size":"big"}}`))
+	if !errors.Is(err, stoa.ErrInvalidMsg) {
+		t.Errorf("bad paging: error = %v, want act_invalid_msg", err)
+	}
+}
+
+func TestHandlerErrorPassThrough(t *testing.T) {
+	e := stoa.New()
+	remote := &stoa.Error{Code: stoa.CodeNotFound, Message: "far side has no pattern"}
+	mustAdd(t, e, "role:forward", func(context.Context, stoa.Msg) (any, error) { return nil, remote })
+	cause := errors.New("disk full")
+	mustAdd(t, e, "role:plain", func(context.Context, stoa.Msg) (any, error) { return nil, cause })
+	if _, err := e.Act(t.Context(), "role:forward"); err != remote {
+		t.Errorf("a handler's *Error reached the caller as %v, want it unchanged", err)
+	}
+	_, err := e.Act(t.Context(), "role:plain")
+	if !errors.Is(err, stoa.ErrExecute) || !errors.Is(err, cause) {
+		t.Errorf("plain handler error = %v, want act_execute wrapping the cause", err)
+	}
+}
+
+func TestMetadataChain(t *testing.T) {
+	e := stoa.New()
+	var outer, inner stoa.Meta
+	mustAdd(t, e, "role:inner", func(ctx context.Context, m stoa.Msg) (any, error) {
+		inner = stoa.ContextMeta(ctx)
+		return nil, nil
+	})
+	mustAdd(t, e, "role:outer", func(ctx context.Context, m stoa.Msg) (any, error) {
+		outer = stoa.ContextMeta(ctx)
+		return e.Act(ctx, "role:inner")
+	})
+	ctx := stoa.WithMeta(t.Context(), stoa.Meta{ID: "given/1", TraceParent: "00-aa-bb-01", Caller: "tester"})
+	if _, err := e.Act(ctx, "role:outer"); err != nil {
+		t.Fatal(err)
+	}
+	if outer.ID != "given/1" || outer.Caller != "tester" || outer.TxID != "given/1" {
+		t.Errorf("outer meta = %+v, want the given id, caller and tx", outer)
+	}
+	if inner.ParentID != outer.ID || inner.TxID != outer.TxID || inner.TraceParent != "00-aa-bb-01" {
+		t.Errorf("inner meta = %+v, want parent %q, tx %q and the trace context", inner, outer.ID, outer.TxID)
+	}
+	if inner.ID == outer.ID || inner.Caller != e.ID() {
+		t.Errorf("inner meta = %+v: want its own id and this engine as caller", inner)
+	}
+	if m := stoa.ContextMeta(t.Context()); m != (stoa.Meta{}) {
+		t.Errorf("ContextMeta outside a handler = %+v, want zero", m)
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	e := stoa.New(stoa.WithTimeout(150 * time.Millisecond))
+	release := make(chan struct{})
+	defer close(release)
+	mustAdd(t, e, "role:stuck", func(ctx context.Context, m stoa.Msg) (any, error) {
+		<-release // ignores ctx: the caller must still get its answer on time
+		return nil, nil
+	})
+	var sawDone atomic.Bool
+	mustAdd(t, e, "role:polite", func(ctx context.Context, m stoa.Msg) (any, error) {
+		<-ctx.Done()
+		sawDone.Store(true)
+		return nil, ctx.Err()
+	})
+	for _, c := range []struct {
+		name string
+		msg  stoa.Msg
+		max  time.Duration
+	}{
+		{"engine default", stoa.Msg{"role": "stuck"}, 3 * time.Second},
+		{"timeout$", stoa.Msg{"role": "stuck", "timeout$": 20}, 2 * time.Second},
+		{"ctx honoured by handler", stoa.Msg{"role": "polite", "timeout$": 20}, 2 * time.Second},
+	} {
+		start := time.Now()
+		_, err := e.Act(t.Context(), c.msg)
+		if !errors.Is(err, stoa.ErrTimeout) {
+			t.Errorf("%s: error = %v, want action_timeout", c.name, err)
+		}
+		if d := time.Since(start); d > c.max {
+			t.Errorf("%s: took %v", c.name, d)
+		}
+	}
+	// A long timeout waits on the engine's coarse clock, not a timer.
+	long := stoa.New(stoa.WithTimeout(3 * time.Second))
+	mustAdd(t, long, "role:stuck", func(ctx context.Context, m stoa.Msg) (any, error) { <-release; return nil, nil })
+	start := time.Now()
+	_, err := long.Act(t.Context(), "role:stuck")
+	if d := time.Since(start); !errors.Is(err, stoa.ErrTimeout) || d < 3*time.Second || d > 5*time.Second {
+		t.Errorf("coarse timeout: %v after %v, want action_timeout after about 3s", err, d)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	if _, err := e.Act(ctx, "role:stuck"); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled act: error = %v, want one wrapping context.Canceled", err)
+	}
+}
+
+func TestCloseWaitsForActsInFlight(t *testing.T) {
+	e := stoa.New()
+	started := make(chan struct{}, 10)
+	release := make(chan struct{})
+	mustAdd(t, e, "role:work", func(ctx context.Context, m stoa.Msg) (any, error) {
+		started <- struct{}{}
+		<-release
+		return map[string]bool{"done": true}, nil
+	})
+	var wg sync.WaitGroup
+	results := make(chan error, 5)
+	for range 5 {
+		wg.Go(func() {
+			out, err := e.Act(context.Background(), "role:work")
+			if err == nil && string(out) != `{"done":true}` {
+				err = errors.New("wrong reply " + string(out))
+			}
+			results <- err
+		})
+	}
+	for range 5 {
+		<-started
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- e.Close(context.Background()) }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned %v with acts in flight", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := e.Act(context.Background(), "role:work"); !errors.Is(err, stoa.ErrClosed) {
+		t.Errorf("act during Close: %v, want code closed", err)
+	}
+	close(release)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			t.Errorf("act in flight during Close failed: %v", err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	// Bounded: a stuck act does not hold Close past its context.
+	e2 := stoa.New()
+	block := make(chan struct{})
+	defer close(block)
+	inFlight := make(chan struct{})
+	mustAdd(t, e2, "role:stuck", func(ctx context.Context, m stoa.Msg) (any, error) {
+		close(inFlight)
+		<-block
+		return nil, nil
+	})
+	go e2.Act(context.Background(), "role:stuck")
+	<-inFlight
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := e2.Close(ctx); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close with a stuck act = %v, want a deadline error", err)
+	}
+}
+
+func TestPlugins(t *testing.T) {
+	e := stoa.New()
+	var order []string
+	mk := func(name string) stoa.Plugin {
+		return stoa.Plugin{
+			Name:  name,
+			Setup: func(a *stoa.Adder) error { return a.Add("plugin:"+name, reply(map[string]string{"from": name})) },
+			Init:  func(context.Context) error { order = append(order, "init "+name); return nil },
+			Close: func(context.Context) error { order = append(order, "close "+name); return nil },
+		}
+	}
+	for _, p := range []stoa.Plugin{mk("a"), mk("b"), mk("a")} {
+		if err := e.Use(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Ready(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Ready(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.Act(t.Context(), "plugin:b"); err != nil || string(out) != `{"from":"b"}` {
+		t.Errorf("plugin pattern = %s, %v", out, err)
+	}
+	if err := e.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(order, ","), "init a,init b,close b,close a"; got != want {
+		t.Errorf("plugin lifecycle = %s, want %s", got, want)
+	}
+	bad := stoa.Plugin{Name: "bad", Init: func(context.Context) error { return errors.New("no database") }}
+	e2 := stoa.New()
+	e2.Use(bad)
+	if err := e2.Ready(t.Context()); err == nil || !strings.Contains(err.Error(), "no database") {
+		t.Errorf("Ready with a failing plugin = %v", err)
+	}
+	if err := e2.Use(stoa.Plugin{}); err == nil {
+		t.Error("Use of a plugin without a name succeeded")
+	}
+}
+
+func TestErrorJSON(t *testing.T) {
+	e := stoa.New()
+	mustAdd(t, e, "role:e,cmd:fail", func(context.Context, stoa.Msg) (any, error) { return nil, errors.New("handler failed") })
+	_, err := e.Act(t.Context(), "role:e,cmd:fail")
+	var se *stoa.Error
+	if !errors.As(err, &se) {
+		t.Fatal(err)
+	}
+	b, jerr := json.Marshal(se)
+	if jerr != nil {
+		t.Fatal(jerr)
+	}
+	var wire map[string]any
+	json.Unmarshal(b, &wire)
+	if wire["code"] != "act_execute" || wire["eraro"] != true || wire["seneca"] != true {
+		t.Errorf("error JSON %s lacks Seneca's code, eraro and seneca fields", b)
+	}
+	if msg, _ := wire["message"].(string); msg != "seneca: Action cmd:fail,role:e failed: handler failed." {
+		t.Errorf("message = %q, want Seneca's wording", msg)
+	}
+	var back stoa.Error
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Code != se.Code || back.Pattern != se.Pattern || back.Message != se.Message || !errors.Is(&back, stoa.ErrExecute) {
+		t.Errorf("round trip = %+v, want code, pattern and message of %+v", back, se)
+	}
+	if strings.Contains(string(b), ".go") {
+		t.Errorf("error JSON names a Go file: %s", b)
+	}
+}
+
+// TestNoGoroutinesLeft checks that an engine leaves nothing running once
+// its acts are done: workers and the clock stop by themselves.
+func TestNoGoroutinesLeft(t *testing.T) {
+	before := runtime.NumGoroutine()
+	e := stoa.New(stoa.WithTimeout(3 * time.Second))
+	mustAdd(t, e, "role:x", reply(map[string]int{"ok": 1}))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 500 {
+				if _, err := e.Act(context.Background(), "role:x"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	e.Close(context.Background())
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		buf := make([]byte, 1<<16)
+		t.Errorf("%d goroutines after close, %d before:\n%s", n, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// TestStdlibOnly keeps the root package free of dependencies: it is the
+// product's core, and every other package imports it.
+func TestStdlibOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p != "github.com/stoaproject/stoa" {
+			t.Errorf("package stoa must import the standard library only; it pulls in %s", p)
+		}
+	}
+}
