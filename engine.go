@@ -149,6 +149,26 @@ func (e *Engine) add(p any, h Handler, plugin string) error {
 	return nil
 }
 
+// Remove removes the handler added for exactly pattern and reports whether
+// there was one. The handler it replaced, if any, answers again: removing
+// an override restores what it overrode.
+func (e *Engine) Remove(pattern any) (bool, error) {
+	pat, err := parsePattern(pattern)
+	if err != nil {
+		return false, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	a := e.routes.remove(pat.fields)
+	if a == nil {
+		return false, nil
+	}
+	if a.prior != nil && a.prior.pattern == a.pattern {
+		e.routes.add(pat.fields, a.prior)
+	}
+	return true, nil
+}
+
 // Patterns lists the canonical form of every pattern that answers acts,
 // sorted.
 func (e *Engine) Patterns() []string {

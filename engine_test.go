@@ -417,3 +417,40 @@ func TestStdlibOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestRemove(t *testing.T) {
+	e := stoa.New()
+	mustAdd(t, e, "role:x", reply(map[string]int{"v": 1}))
+	mustAdd(t, e, "role:x", reply(map[string]int{"v": 2}))
+	mustAdd(t, e, "role:x,cmd:y", reply(map[string]int{"v": 3}))
+	mustAdd(t, e, "role:*", reply(map[string]int{"v": 4}))
+	act := func(msg string) string {
+		out, err := e.Act(t.Context(), msg)
+		if err != nil {
+			return err.(*stoa.Error).Code
+		}
+		return string(out)
+	}
+	steps := []struct {
+		remove  string
+		removed bool
+		msg     string
+		want    string
+	}{
+		{"role:x,cmd:y", true, "role:x,cmd:y", `{"v":2}`},
+		{"role:x,cmd:y", false, "role:x,cmd:y", `{"v":2}`},
+		{"role:x", true, "role:x", `{"v":1}`}, // the override goes, what it overrode answers
+		{"role:x", true, "role:x", `{"v":4}`},
+		{"role:*", true, "role:x", "act_not_found"},
+		{"cmd:nothing", false, "role:z", "act_not_found"},
+	}
+	for _, s := range steps {
+		removed, err := e.Remove(s.remove)
+		if err != nil || removed != s.removed {
+			t.Errorf("Remove(%s) = %v, %v; want %v", s.remove, removed, err, s.removed)
+		}
+		if got := act(s.msg); got != s.want {
+			t.Errorf("after Remove(%s): Act(%s) = %s, want %s", s.remove, s.msg, got, s.want)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package stoa
 
-import "unicode/utf8"
+import (
+	"slices"
+	"unicode/utf8"
+)
 
 // The router is patrun's trie (Seneca 3.38, patrun 7.3), kept node for node
 // so that every answer, including the surprising ones, is Seneca's. See
@@ -62,6 +65,88 @@ func (r *router) add(fields []field, act *action) {
 		}
 	}
 	n.act = act
+}
+
+// remove takes out the action stored under exactly fields (sorted) and
+// returns it, or nil when there is none. Branches left empty are pruned, so
+// that the trie answers as if the pattern had never been added (patrun
+// leaves them, and a dead branch then hides its siblings).
+func (r *router) remove(fields []field) *action {
+	type step struct {
+		from *node
+		val  string // the edge taken; "" with star
+		star bool
+	}
+	var path []step
+	n := &r.top
+	for i := 0; i < len(fields); {
+		key, val := fields[i].key, fields[i].val
+		switch {
+		case !n.keyed || jsLess(key, n.key):
+			return nil
+		case key == n.key:
+			path = append(path, step{from: n, val: val})
+			if n = n.lookup(val); n == nil {
+				return nil
+			}
+			i++
+		default:
+			path = append(path, step{from: n, star: true})
+			if n = n.star; n == nil {
+				return nil
+			}
+		}
+	}
+	a := n.act
+	if a == nil {
+		return nil
+	}
+	n.act = nil
+	for k := len(path) - 1; k >= 0 && n.empty(); k-- {
+		p := path[k]
+		p.from.cut(p.val, p.star)
+		n = p.from
+	}
+	return a
+}
+
+func (n *node) empty() bool {
+	return n.act == nil && len(n.vals) == 0 && len(n.globs) == 0 && n.star == nil
+}
+
+// cut removes the edge to an empty child; a node left with no value of its
+// key takes over its star branch's test.
+func (n *node) cut(val string, star bool) {
+	switch {
+	case star:
+		n.star = nil
+	case isGlob(val):
+		n.globs = slices.DeleteFunc(n.globs, func(e globEdge) bool { return e.g.src == val })
+	default:
+		delete(n.vals, val)
+	}
+	if n.keyed && len(n.vals) == 0 && len(n.globs) == 0 {
+		if s := n.star; s != nil {
+			// A star node never ends a pattern itself: Add always goes on
+			// to place the key that sent it there.
+			n.key, n.keyed, n.vals, n.globs, n.star = s.key, s.keyed, s.vals, s.globs, s.star
+		} else {
+			n.key, n.keyed, n.vals = "", false, nil
+		}
+	}
+}
+
+// lookup returns the node under value val, without creating it.
+func (n *node) lookup(val string) *node {
+	if isGlob(val) {
+		for _, e := range n.globs {
+			if e.g.src == val {
+				return e.next
+			}
+		}
+		return nil
+	}
+	return n.vals[val]
 }
 
 // child returns the node under value val, creating it.

@@ -274,3 +274,58 @@ func TestGlob(t *testing.T) {
 		t.Error("a glob did not match an array or an object, as gex does")
 	}
 }
+
+// TestRemoveRandom checks that removing patterns leaves a trie that
+// answers as one built from the remaining patterns alone. (One glob value
+// only: among globs the first added wins, and a glob edge keeps its place
+// when the pattern that made it is removed.)
+func TestRemoveRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	keys := []string{"a", "b", "c", "d"}
+	vals := []string{"1", "2", "x*"}
+	for range 3000 {
+		var pats []refPattern
+		seen := map[string]bool{}
+		for id := range 1 + r.IntN(8) {
+			var fs []field
+			for _, k := range keys {
+				if r.IntN(2) == 0 {
+					fs = append(fs, field{key: k, val: vals[r.IntN(len(vals))]})
+				}
+			}
+			if sig := fmt.Sprint(fs); !seen[sig] {
+				seen[sig] = true
+				pats = append(pats, refPattern{fields: fs, id: id})
+			}
+		}
+		var full router
+		for _, p := range pats {
+			full.add(p.fields, &action{plugin: fmt.Sprint(p.id)})
+		}
+		var kept []refPattern
+		for _, p := range pats {
+			if r.IntN(2) == 0 {
+				if a := full.remove(p.fields); a == nil || a.plugin != fmt.Sprint(p.id) {
+					t.Fatalf("remove(%v) = %v, want pattern %d", p.fields, a, p.id)
+				}
+				continue
+			}
+			kept = append(kept, p)
+		}
+		for range 20 {
+			msg := Msg{}
+			for _, k := range keys {
+				if r.IntN(3) != 0 {
+					msg[k] = []string{"1", "2", "x", "xy"}[r.IntN(4)]
+				}
+			}
+			got := -1
+			if a := full.find(msg); a != nil {
+				fmt.Sscan(a.plugin, &got)
+			}
+			if want := routerFind(kept, msg); got != want {
+				t.Fatalf("after removals: find(%v) = %d, fresh trie of %v says %d", msg, got, kept, want)
+			}
+		}
+	}
+}
