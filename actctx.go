@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -21,14 +20,10 @@ type actCtx struct {
 	e         *Engine
 	act       *action
 	msg       Msg
-	raw       []byte        // msg as JSON, when it came as JSON and is unchanged
-	seq       uint64        // of the act id
-	parent    *actCtx       // the act whose handler sent this one
-	given     *Meta         // metadata from WithMeta
-	done      chan struct{} // receives when the handler has returned
-
-	out json.RawMessage
-	err error
+	raw       []byte  // msg as JSON, when it came as JSON and is unchanged
+	seq       uint64  // of the act id
+	parent    *actCtx // the act whose handler sent this one
+	given     *Meta   // metadata from WithMeta
 
 	mu       sync.Mutex
 	finished bool
@@ -95,22 +90,21 @@ func (ac *actCtx) finish() {
 	}
 }
 
-// serve runs the handler and records its encoded reply.
-func (ac *actCtx) serve() {
+// serve runs the handler and returns its encoded reply; a panic becomes
+// act_execute and is logged with its stack.
+func (ac *actCtx) serve() (out json.RawMessage, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			ac.e.log.Error("stoa: handler panicked", "pattern", ac.act.pattern, "panic", r, "stack", string(debug.Stack()))
-			ac.out, ac.err = nil, &Error{Code: CodeExecute, Pattern: ac.act.pattern,
+			out, err = nil, &Error{Code: CodeExecute, Pattern: ac.act.pattern,
 				Message: fmt.Sprintf("action %s failed: panic: %v", ac.act.pattern, r)}
 		}
-		ac.done <- struct{}{}
 	}()
-	out, err := ac.act.h(ac, ac.msg)
+	v, err := ac.act.h(ac, ac.msg)
 	if err != nil {
-		ac.err = handlerError(ac.act, err)
-		return
+		return nil, handlerError(ac.act, err)
 	}
-	ac.out, ac.err = encodeReply(ac.act, out)
+	return encodeReply(ac.act, v)
 }
 
 // handlerError passes an *Error through and wraps anything else.
@@ -166,74 +160,4 @@ func trimSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-var donePool = sync.Pool{New: func() any { return make(chan struct{}, 1) }}
-
-var timerPool sync.Pool
-
-func getTimer(d time.Duration) *time.Timer {
-	if t, ok := timerPool.Get().(*time.Timer); ok {
-		t.Reset(d)
-		return t
-	}
-	return time.NewTimer(d)
-}
-
-func putTimer(t *time.Timer) {
-	t.Stop()
-	timerPool.Put(t)
-}
-
-// coarseAfter is the timeout from which acts wait on the engine's clock,
-// which ticks every coarseTick, instead of on a timer of their own: a timer
-// costs more than the rest of an in-process act, and a long timeout does
-// not need to end to the millisecond.
-const (
-	coarseAfter = 2 * time.Second
-	coarseTick  = 50 * time.Millisecond
-)
-
-// clock closes a fresh channel every coarseTick while acts are in flight,
-// and stops by itself when none are.
-type clock struct {
-	mu   sync.Mutex
-	ch   atomic.Pointer[chan struct{}] // nil while stopped
-	busy func() bool
-}
-
-// tick returns a channel closed at the next tick, starting the clock.
-func (c *clock) tick() <-chan struct{} {
-	if p := c.ch.Load(); p != nil {
-		return *p
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p := c.ch.Load(); p != nil {
-		return *p
-	}
-	ch := make(chan struct{})
-	c.ch.Store(&ch)
-	go c.run()
-	return ch
-}
-
-func (c *clock) run() {
-	t := time.NewTicker(coarseTick)
-	defer t.Stop()
-	for range t.C {
-		c.mu.Lock()
-		old := c.ch.Load()
-		var next *chan struct{}
-		if c.busy() {
-			ch := make(chan struct{})
-			next = &ch
-		}
-		c.ch.Store(next)
-		c.mu.Unlock()
-		close(*old)
-		if next == nil {
-			return
-		}
-	}
 }

@@ -68,23 +68,20 @@ type Engine struct {
 	state  atomic.Int64  // acts in flight, plus closingBit
 	idle   chan struct{} // closed by the last act to finish after Close began
 	closed sync.Once
-	clock  clock
-	work   chan *actCtx // idle workers wait here
 }
 
 const closingBit = 1 << 62
 
-// New returns an Engine. It starts nothing: goroutines run only while acts do.
+// New returns an Engine. It starts no goroutines: handlers run on the
+// goroutine of the caller of Act.
 func New(opts ...Option) *Engine {
 	e := &Engine{
 		log:     slog.New(slog.DiscardHandler),
 		timeout: DefaultTimeout,
 		id:      randomID(12),
 		idle:    make(chan struct{}),
-		work:    make(chan *actCtx),
 	}
 	e.prefix = e.id[:8] + "."
-	e.clock.busy = func() bool { return e.state.Load()&^closingBit > 0 }
 	for _, o := range opts {
 		o(e)
 	}
@@ -241,8 +238,9 @@ func (e *Engine) Act(ctx context.Context, msg any) (json.RawMessage, error) {
 	return e.run(ctx, a, m, raw)
 }
 
-// run calls a's handler on its own goroutine and waits for the reply or the
-// deadline, whichever comes first.
+// run calls a's handler on this goroutine with a context that ends at the
+// act's deadline. A reply that comes after the deadline is discarded, as
+// Seneca discards late replies: the caller gets action_timeout.
 func (e *Engine) run(ctx context.Context, a *action, m Msg, raw []byte) (json.RawMessage, error) {
 	start := time.Now()
 	timeout := e.timeout
@@ -256,77 +254,24 @@ func (e *Engine) run(ctx context.Context, a *action, m Msg, raw []byte) (json.Ra
 	ac := &actCtx{parentCtx: ctx, deadline: deadline, e: e, act: a, msg: m, raw: raw, seq: e.seq.Add(1)}
 	ac.parent, _ = ctx.Value(actKey{}).(*actCtx)
 	ac.given, _ = ctx.Value(metaKey{}).(*Meta)
-	ac.done = donePool.Get().(chan struct{})
-	select {
-	case e.work <- ac: // an idle worker takes it
-	default:
-		go e.worker(ac)
-	}
-
-	var short <-chan time.Time
-	if timeout < coarseAfter {
-		t := getTimer(time.Until(deadline))
-		defer putTimer(t)
-		short = t.C
-	}
-	for {
-		var coarse <-chan struct{}
-		if short == nil {
-			coarse = e.clock.tick()
+	out, err := ac.serve()
+	ac.finish()
+	if !time.Now().Before(deadline) {
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(cerr, context.DeadlineExceeded) {
+			return nil, canceledError(a, cerr)
 		}
-		select {
-		case <-ac.done:
-			donePool.Put(ac.done)
-			ac.finish()
-			return ac.out, ac.err
-		case <-ctx.Done():
-			ac.finish()
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, timeoutError(a, m, start)
-			}
-			return nil, &Error{Code: CodeCanceled, Pattern: a.pattern, Message: "act canceled by the caller", Err: ctx.Err()}
-		case <-short:
-			ac.finish()
-			return nil, timeoutError(a, m, start)
-		case <-coarse:
-			if !time.Now().Before(deadline) {
-				ac.finish()
-				return nil, timeoutError(a, m, start)
-			}
+		return nil, timeoutError(a, m, start)
+	}
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, canceledError(a, cerr)
 		}
 	}
+	return out, err
 }
 
-// worker runs acts until the engine has none in flight. Handlers run on
-// workers rather than on a goroutine each because a fresh goroutine's small
-// stack grows again on every act (JSON encoding alone needs more), which
-// costs more than the act itself.
-func (e *Engine) worker(ac *actCtx) {
-	for ac != nil {
-		ac.serve()
-		ac = e.nextAct()
-	}
-}
-
-// nextAct waits for an act to serve; nil means the engine went idle and the
-// worker should end.
-func (e *Engine) nextAct() *actCtx {
-	for {
-		select {
-		case ac := <-e.work:
-			return ac
-		case <-e.clock.tick():
-			if e.state.Load()&^closingBit > 0 {
-				continue
-			}
-			select {
-			case ac := <-e.work: // one was being handed over
-				return ac
-			default:
-				return nil
-			}
-		}
-	}
+func canceledError(a *action, err error) *Error {
+	return &Error{Code: CodeCanceled, Pattern: a.pattern, Message: "act canceled by the caller", Err: err}
 }
 
 func (e *Engine) done() {
