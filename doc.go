@@ -43,8 +43,9 @@
 // sentinels ([ErrNotFound], …): they compare codes, so an error decoded off
 // the wire matches too. An act ends at the earliest of the context's
 // deadline, the message's timeout$ (milliseconds) and the engine's timeout
-// ([DefaultTimeout], 22222 ms as in Seneca), even if the handler ignores its
-// context.
+// ([DefaultTimeout], 22222 ms as in Seneca). Handlers run on the caller's
+// goroutine and see that deadline in their context; a reply that comes
+// after it is discarded, and the caller gets action_timeout.
 //
 // # Metadata
 //

@@ -203,9 +203,10 @@ func (e *Engine) find(m Msg) *action {
 // returns its JSON reply. msg is a Msg or map, a string in Seneca's form, a
 // JSON []byte or json.RawMessage, or a struct that encodes to a JSON object.
 //
-// The act ends at the earliest of ctx's deadline, the message's timeout$
-// (milliseconds) and the engine's timeout, with an *Error of code
-// action_timeout; the handler's context is canceled then. Errors are always
+// The handler runs on the calling goroutine with a context that ends at the
+// earliest of ctx's deadline, the message's timeout$ (milliseconds) and the
+// engine's timeout; a reply after that deadline is discarded and the caller
+// gets an *Error of code action_timeout. Errors are always
 // *Error: act_not_found when no pattern matches (unless the message has a
 // default$ object, which is then the reply), act_invalid_msg when the
 // message breaks the pattern's rules, act_execute when the handler fails.
