@@ -16,7 +16,7 @@ type actKey struct{}
 // Done is made only when it asks.
 type actCtx struct {
 	parentCtx context.Context
-	deadline  time.Time
+	deadline  time.Duration // since epoch
 	e         *Engine
 	act       *action
 	msg       Msg
@@ -33,7 +33,7 @@ type actCtx struct {
 
 var _ context.Context = (*actCtx)(nil)
 
-func (ac *actCtx) Deadline() (time.Time, bool) { return ac.deadline, true }
+func (ac *actCtx) Deadline() (time.Time, bool) { return epoch.Add(ac.deadline), true }
 
 func (ac *actCtx) Done() <-chan struct{} {
 	return ac.bound().Done()
@@ -49,7 +49,7 @@ func (ac *actCtx) Err() error {
 	if err := ac.parentCtx.Err(); err != nil {
 		return err
 	}
-	if !time.Now().Before(ac.deadline) {
+	if monoNow() >= ac.deadline {
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -71,7 +71,7 @@ func (ac *actCtx) bound() context.Context {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
 	if ac.dctx == nil {
-		ac.dctx, ac.cancel = context.WithDeadline(ac.parentCtx, ac.deadline)
+		ac.dctx, ac.cancel = context.WithDeadline(ac.parentCtx, epoch.Add(ac.deadline))
 		if ac.finished {
 			ac.cancel()
 		}

@@ -243,21 +243,21 @@ func (e *Engine) Act(ctx context.Context, msg any) (json.RawMessage, error) {
 // act's deadline. A reply that comes after the deadline is discarded, as
 // Seneca discards late replies: the caller gets action_timeout.
 func (e *Engine) run(ctx context.Context, a *action, m Msg, raw []byte) (json.RawMessage, error) {
-	start := time.Now()
+	start := monoNow()
 	timeout := e.timeout
 	if t, ok := msgTimeout(m); ok {
 		timeout = t
 	}
-	deadline := start.Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	deadline := start + timeout
+	if d, ok := ctx.Deadline(); ok {
+		deadline = min(deadline, d.Sub(epoch))
 	}
 	ac := &actCtx{parentCtx: ctx, deadline: deadline, e: e, act: a, msg: m, raw: raw, seq: e.seq.Add(1)}
 	ac.parent, _ = ctx.Value(actKey{}).(*actCtx)
 	ac.given, _ = ctx.Value(metaKey{}).(*Meta)
 	out, err := ac.serve()
 	ac.finish()
-	if !time.Now().Before(deadline) {
+	if monoNow() >= deadline {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(cerr, context.DeadlineExceeded) {
 			return nil, canceledError(a, cerr)
 		}
@@ -285,8 +285,14 @@ func (e *Engine) closeIdle() {
 	e.closed.Do(func() { close(e.idle) })
 }
 
-func timeoutError(a *action, m Msg, start time.Time) *Error {
-	ms := time.Since(start).Milliseconds()
+// epoch is the origin of monoNow. Acts keep their times as durations
+// since it: reading only the monotonic clock costs half of time.Now.
+var epoch = time.Now()
+
+func monoNow() time.Duration { return time.Since(epoch) }
+
+func timeoutError(a *action, m Msg, start time.Duration) *Error {
+	ms := (monoNow() - start).Milliseconds()
 	return &Error{
 		Code:    CodeTimeout,
 		Pattern: a.pattern,
