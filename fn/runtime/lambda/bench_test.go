@@ -1,0 +1,115 @@
+package lambda
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	awslambda "github.com/aws/aws-lambda-go/lambda"
+)
+
+var benchPayload = []byte(`{"hello":"world","n":42}`)
+
+// echoHandler is the handler of testdata/fn/echo, called in process as the
+// floor the process runtime is measured against.
+func echoHandler(_ context.Context, ev json.RawMessage) (json.RawMessage, error) { return ev, nil }
+
+// reportPercentiles adds p50 and p99 of the samples (µs) to the benchmark.
+func reportPercentiles(b *testing.B, samples []time.Duration) {
+	b.Helper()
+	if len(samples) == 0 {
+		return
+	}
+	slices.Sort(samples)
+	at := func(p float64) float64 { return float64(samples[int(float64(len(samples)-1)*p)]) / 1e3 }
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
+}
+
+// BenchmarkInvoke compares a warm invocation of the aws-lambda-go echo
+// function through its environment with the same handler called in
+// process through aws-lambda-go's own handler wrapper (the floor).
+func BenchmarkInvoke(b *testing.B) {
+	b.Run("direct", func(b *testing.B) {
+		h := awslambda.NewHandler(echoHandler)
+		ctx := context.Background()
+		samples := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			t0 := time.Now()
+			out, err := h.Invoke(ctx, benchPayload)
+			samples = append(samples, time.Since(t0))
+			if err != nil || !bytes.Equal(out, benchPayload) {
+				b.Fatalf("Invoke = %q, %v", out, err)
+			}
+		}
+		reportPercentiles(b, samples)
+	})
+	b.Run("provided-warm", func(b *testing.B) {
+		e, err := Start(b.Context(), Config{Bundle: echoBundle, Dir: testDir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		ctx := b.Context()
+		if _, err := e.Invoke(ctx, benchPayload, InvokeOpts{}); err != nil { // the cold one
+			b.Fatal(err)
+		}
+		samples := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			t0 := time.Now()
+			res, err := e.Invoke(ctx, benchPayload, InvokeOpts{})
+			samples = append(samples, time.Since(t0))
+			if err != nil || !bytes.Equal(res.Payload, benchPayload) {
+				b.Fatalf("Invoke = %v, %v", res, err)
+			}
+		}
+		reportPercentiles(b, samples)
+	})
+}
+
+// BenchmarkColdStart times a cold start: Start (copy the bundle, make /tmp,
+// spawn, init) plus the first invocation. Close is left out of the time.
+func BenchmarkColdStart(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"provided", Config{Bundle: echoBundle}},
+		{"node", Config{Bundle: filepath.Join(nodeBundle), Runtime: RuntimeNode, Handler: "handlers.async"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			if c.cfg.Runtime == RuntimeNode {
+				needNode(b)
+			}
+			cfg := c.cfg
+			cfg.Dir = testDir
+			samples := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				t0 := time.Now()
+				e, err := Start(b.Context(), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, err := e.Invoke(b.Context(), benchPayload, InvokeOpts{})
+				samples = append(samples, time.Since(t0))
+				if err != nil || !res.Cold {
+					b.Fatalf("Invoke = %+v, %v", res, err)
+				}
+				b.StopTimer()
+				e.Close()
+				b.StartTimer()
+			}
+			reportPercentiles(b, samples)
+		})
+	}
+}

@@ -1,0 +1,309 @@
+package lambda
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"unsafe"
+)
+
+// spawnSpec says how to start one runtime process.
+type spawnSpec struct {
+	argv   []string
+	env    []string
+	dir    string   // working directory (inside the new mount namespace)
+	stdout *os.File // stdout and stderr
+	uid    int      // run as uid:gid when sandboxed (else -1)
+	gid    int
+
+	mounts   bool   // private mount namespace with the binds below
+	taskSrc  string // bound read-only at taskRoot
+	rtSrc    string // bound read-only at runtimeDir
+	tmpImage string // ext4 image loop-mounted at /tmp
+
+	cgTasks  []string // v1 "tasks" files the spawning thread joins before fork
+	cgFD     int      // v2 cgroup to clone into (-1: none)
+	nofile   uint64   // RLIMIT_NOFILE (0: leave)
+	nproc    uint64   // RLIMIT_NPROC (0: leave)
+	pdeathOK bool     // SIGKILL the runtime if the spawning thread dies
+}
+
+const (
+	taskRoot   = "/var/task"
+	runtimeDir = "/var/runtime"
+)
+
+// proc is a started runtime process.
+type proc struct {
+	pid     int
+	exited  chan struct{} // closed once the process is reaped
+	state   *os.ProcessState
+	waitErr error
+}
+
+// spawn starts the runtime from a dedicated OS thread that it then keeps
+// until the process exits. Everything that must hold from the runtime's first
+// instruction is set up on that thread and inherited by the fork: the mount
+// namespace (code at /var/task, private /tmp), the v1 cgroups, no_new_privs.
+// The child stops at exec under ptrace so that its rlimits are set before it
+// runs a single instruction; see RATIONALE.md.
+func spawn(sp spawnSpec) (*proc, error) {
+	p := &proc{exited: make(chan struct{})}
+	started := make(chan error, 1)
+	go p.run(sp, started)
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *proc) run(sp spawnSpec, started chan<- error) {
+	runtime.LockOSThread() // never unlocked on success: Go ends the thread with this goroutine
+	if syscall.Gettid() == syscall.Getpid() {
+		// The main thread is never thrown away, so it must not be altered.
+		runtime.UnlockOSThread()
+		go p.run(sp, started)
+		return
+	}
+	cmd, err := startOnThisThread(sp)
+	if err != nil {
+		started <- err
+		return
+	}
+	p.pid = cmd.Process.Pid
+	started <- nil
+	p.state, p.waitErr = cmd.Process.Wait()
+	close(p.exited)
+}
+
+func startOnThisThread(sp spawnSpec) (*exec.Cmd, error) {
+	if sp.mounts {
+		if err := setupMounts(sp); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range sp.cgTasks {
+		if err := os.WriteFile(t, []byte(strconv.Itoa(syscall.Gettid())), 0); err != nil {
+			return nil, fmt.Errorf("join cgroup %s: %w", filepath.Dir(t), err)
+		}
+	}
+	// no_new_privs is per thread, inherited and irrevocable: setuid binaries
+	// in the bundle cannot gain privileges.
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
+		return nil, fmt.Errorf("no_new_privs: %w", e)
+	}
+	cmd := exec.Command(sp.argv[0], sp.argv[1:]...)
+	cmd.Env = sp.env
+	cmd.Dir = sp.dir
+	cmd.Stdin = nil
+	cmd.Stdout = sp.stdout
+	cmd.Stderr = sp.stdout
+	attr := &syscall.SysProcAttr{Setpgid: true, Ptrace: sp.nofile > 0 || sp.nproc > 0}
+	if sp.pdeathOK {
+		attr.Pdeathsig = syscall.SIGKILL
+	}
+	if sp.uid >= 0 {
+		attr.Credential = &syscall.Credential{Uid: uint32(sp.uid), Gid: uint32(sp.gid), Groups: []uint32{}}
+	}
+	if sp.cgFD >= 0 {
+		attr.UseCgroupFD = true
+		attr.CgroupFD = sp.cgFD
+	}
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	pid := cmd.Process.Pid
+	// Leave the environment's v1 cgroups (<parent>/<env>/tasks → <parent>/tasks):
+	// this thread lives on, waiting for the process.
+	for _, t := range sp.cgTasks {
+		back := filepath.Join(filepath.Dir(filepath.Dir(t)), "tasks")
+		_ = os.WriteFile(back, []byte(strconv.Itoa(syscall.Gettid())), 0)
+	}
+	if !attr.Ptrace {
+		return cmd, nil
+	}
+	fail := func(err error) (*exec.Cmd, error) {
+		syscall.Kill(-pid, syscall.SIGKILL)
+		syscall.Kill(pid, syscall.SIGKILL)
+		cmd.Wait()
+		return nil, err
+	}
+	var ws syscall.WaitStatus
+	if _, err := syscall.Wait4(pid, &ws, syscall.WALL, nil); err != nil {
+		return fail(fmt.Errorf("wait for exec stop: %w", err))
+	}
+	if !ws.Stopped() {
+		return fail(fmt.Errorf("runtime did not stop at exec: %v", ws))
+	}
+	if err := setRlimits(pid, sp); err != nil {
+		return fail(err)
+	}
+	if err := syscall.PtraceDetach(pid); err != nil {
+		return fail(fmt.Errorf("ptrace detach: %w", err))
+	}
+	return cmd, nil
+}
+
+const (
+	prSetNoNewPrivs = 38
+	rlimitNproc     = 6
+)
+
+// setRlimits sets the stopped child's limits. prlimit(2) on another uid's
+// process needs CAP_SYS_RESOURCE, which root lacks here; it is also allowed
+// when the caller's real uid and gid match the target's, so this thread
+// borrows the child's as its real ids (keeping euid 0) and then gives them back.
+func setRlimits(pid int, sp spawnSpec) error {
+	if sp.uid >= 0 {
+		if err := setresid(syscall.SYS_SETRESGID, sp.gid); err != nil {
+			return fmt.Errorf("setresgid: %w", err)
+		}
+		if err := setresid(syscall.SYS_SETRESUID, sp.uid); err != nil {
+			return fmt.Errorf("setresuid: %w", err)
+		}
+		defer func() {
+			setresid(syscall.SYS_SETRESUID, 0)
+			setresid(syscall.SYS_SETRESGID, 0)
+		}()
+	}
+	if sp.nofile > 0 {
+		if err := prlimit(pid, syscall.RLIMIT_NOFILE, sp.nofile); err != nil {
+			return fmt.Errorf("RLIMIT_NOFILE: %w", err)
+		}
+	}
+	if sp.nproc > 0 {
+		if err := prlimit(pid, rlimitNproc, sp.nproc); err != nil {
+			return fmt.Errorf("RLIMIT_NPROC: %w", err)
+		}
+	}
+	return nil
+}
+
+// setresid sets only the real id of this thread (raw syscall: Go's
+// syscall.Setresuid would change every thread of the process).
+func setresid(trap uintptr, id int) error {
+	if _, _, e := syscall.RawSyscall(trap, uintptr(id), ^uintptr(0), ^uintptr(0)); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func prlimit(pid, resource int, v uint64) error {
+	r := syscall.Rlimit{Cur: v, Max: v}
+	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRLIMIT64, uintptr(pid), uintptr(resource), uintptr(unsafe.Pointer(&r)), 0, 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// setupMounts gives this thread a private mount namespace: the code and the
+// runtime files bound read-only at fixed paths, then the /tmp image mounted
+// over /tmp (after the binds, since a new /tmp hides whatever lived under it).
+func setupMounts(sp spawnSpec) error {
+	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("unshare mount namespace: %w", err)
+	}
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	ro := uintptr(syscall.MS_BIND | syscall.MS_REMOUNT | syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV)
+	for _, b := range [][2]string{{sp.taskSrc, taskRoot}, {sp.rtSrc, runtimeDir}} {
+		if err := syscall.Mount(b[0], b[1], "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s at %s: %w", b[0], b[1], err)
+		}
+		if err := syscall.Mount("", b[1], "", ro, ""); err != nil {
+			return fmt.Errorf("read-only %s: %w", b[1], err)
+		}
+	}
+	loop, err := attachLoop(sp.tmpImage)
+	if err != nil {
+		return err
+	}
+	err = syscall.Mount(loop.Name(), "/tmp", "ext4", syscall.MS_NOSUID|syscall.MS_NODEV, "")
+	loop.Close() // from here the mount holds the device; it detaches when the namespace dies
+	if err != nil {
+		return fmt.Errorf("mount %s (%s) at /tmp: %w", sp.tmpImage, loop.Name(), err)
+	}
+	if err := os.Chown("/tmp", sp.uid, sp.gid); err != nil {
+		return err
+	}
+	if err := os.Chmod("/tmp", 0o1777); err != nil {
+		return err
+	}
+	os.Remove("/tmp/lost+found")
+	return nil
+}
+
+// Loop device ioctls (linux/loop.h).
+const (
+	loopSetFD       = 0x4C00
+	loopSetStatus64 = 0x4C04
+	loopCtlGetFree  = 0x4C82
+	loFlagsAutoclr  = 4
+)
+
+// loopInfo64 is struct loop_info64.
+type loopInfo64 struct {
+	device, inode, rdevice, offset, sizelimit  uint64
+	number, encryptType, encryptKeySize, flags uint32
+	fileName, cryptName                        [64]byte
+	encryptKey                                 [32]byte
+	init                                       [2]uint64
+}
+
+// attachLoop binds image to a free loop device that detaches itself once
+// its last mount and open file are gone (LO_FLAGS_AUTOCLEAR): the device is
+// released when the environment's mount namespace dies. The returned file
+// keeps the device attached until it is mounted; close it after.
+func attachLoop(image string) (*os.File, error) {
+	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer ctl.Close()
+	backing, err := os.OpenFile(image, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer backing.Close()
+	for attempt := 0; attempt < 20; attempt++ {
+		n, _, e := syscall.Syscall(syscall.SYS_IOCTL, ctl.Fd(), loopCtlGetFree, 0)
+		if e != 0 {
+			return nil, fmt.Errorf("LOOP_CTL_GET_FREE: %w", e)
+		}
+		dev := "/dev/loop" + strconv.Itoa(int(n))
+		if _, err := os.Stat(dev); os.IsNotExist(err) { // no udev in containers
+			if err := syscall.Mknod(dev, syscall.S_IFBLK|0o600, int(7<<8|n&0xff|(n&^0xff)<<12)); err != nil && !os.IsExist(err) {
+				return nil, fmt.Errorf("mknod %s: %w", dev, err)
+			}
+		}
+		f, err := os.OpenFile(dev, os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		_, _, e = syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), loopSetFD, backing.Fd())
+		if e == syscall.EBUSY { // another process took it first
+			f.Close()
+			continue
+		}
+		if e != 0 {
+			f.Close()
+			return nil, fmt.Errorf("LOOP_SET_FD %s: %w", dev, e)
+		}
+		info := loopInfo64{flags: loFlagsAutoclr}
+		copy(info.fileName[:], image)
+		_, _, e = syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), loopSetStatus64, uintptr(unsafe.Pointer(&info)))
+		if e != 0 {
+			f.Close()
+			return nil, fmt.Errorf("LOOP_SET_STATUS64 %s: %w", dev, e)
+		}
+		return f, nil
+	}
+	return nil, errors.New("no free loop device")
+}

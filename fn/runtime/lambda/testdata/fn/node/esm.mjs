@@ -1,0 +1,2 @@
+// An ES module handler: loaded with import().
+export const handler = async (event) => ({ via: 'esm', event });
