@@ -2,7 +2,6 @@ module github.com/stoaproject/stoa
 
 go 1.26.8
 
-require github.com/aws/aws-lambda-go v1.55.1
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect

@@ -2,6 +2,8 @@ package mesh
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,74 +221,101 @@ func (n *Node) connect(ctx context.Context) error {
 		n.nc = n.cfg.conn
 		return nil
 	}
-	opts, err := Options(n.cfg.name, n.cfg.auth)
+	nc, err := dial(ctx, n.cfg, func() {
+		select {
+		case n.resync <- struct{}{}:
+		default:
+		}
+	})
 	if err != nil {
 		return err
 	}
+	n.nc, n.ownConn = nc, true
+	return nil
+}
+
+// dial connects with cfg's settings and waits until the connection is up;
+// reconnected is called each time it comes back after a loss.
+func dial(ctx context.Context, cfg *config, reconnected func()) (*nats.Conn, error) {
+	opts, err := Options(cfg.name, cfg.auth)
+	if err != nil {
+		return nil, err
+	}
 	up := make(chan struct{}, 1)
 	refused := make(chan error, 1)
-	signal := func(*nats.Conn) {
+	signal := func() {
 		select {
 		case up <- struct{}{}:
 		default:
 		}
 	}
-	opts = append(opts,
-		nats.ConnectHandler(signal),
-		nats.ReconnectHandler(func(*nats.Conn) {
-			signal(nil)
+	refuse := func(err error) {
+		if isAuthError(err) {
 			select {
-			case n.resync <- struct{}{}:
+			case refused <- err:
 			default:
+			}
+		}
+	}
+	opts = append(opts,
+		nats.ConnectHandler(func(*nats.Conn) { signal() }),
+		nats.ReconnectHandler(func(*nats.Conn) {
+			signal()
+			if reconnected != nil {
+				reconnected()
 			}
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
-				n.cfg.log.Warn("mesh: disconnected", "err", err)
+				cfg.log.Warn("mesh: disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) {
-			if isAuthError(err) {
-				select {
-				case refused <- err:
-				default:
-				}
-			}
-		}),
+		nats.ReconnectErrHandler(func(_ *nats.Conn, err error) { refuse(err) }),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			if isAuthError(err) {
-				select {
-				case refused <- err:
-				default:
-				}
-			}
-			n.cfg.log.Warn("mesh: nats error", "err", err)
+			refuse(err)
+			cfg.log.Warn("mesh: nats error", "err", err)
 		}),
 	)
-	opts = append(opts, n.cfg.natsOpts...)
-	nc, err := nats.Connect(strings.Join(n.cfg.urls, ","), opts...)
+	opts = append(opts, cfg.natsOpts...)
+	servers := strings.Join(cfg.urls, ",")
+	nc, err := nats.Connect(servers, opts...)
 	if err != nil {
 		if isAuthError(err) {
-			return fmt.Errorf("mesh: the server refused the node: %w", err)
+			return nil, fmt.Errorf("mesh: the server refused the node: %w", err)
 		}
-		return fmt.Errorf("mesh: connect to %s: %w", strings.Join(n.cfg.urls, ","), err)
+		return nil, fmt.Errorf("mesh: connect to %s: %w", servers, err)
 	}
-	n.nc, n.ownConn = nc, true
 	for !nc.IsConnected() {
 		select {
 		case <-up:
 		case err := <-refused:
-			return fmt.Errorf("mesh: the server refused the node: %w", err)
+			nc.Close()
+			return nil, fmt.Errorf("mesh: the server refused the node: %w", err)
 		case <-ctx.Done():
-			return fmt.Errorf("mesh: no NATS server at %s answered: %w", strings.Join(n.cfg.urls, ","), ctx.Err())
+			nc.Close()
+			return nil, fmt.Errorf("mesh: no NATS server at %s answered: %w", servers, ctx.Err())
 		}
 	}
-	return nil
+	return nc, nil
 }
 
+// isAuthError reports whether err is the server refusing the node: bad or
+// missing credentials, or a TLS handshake that failed on a certificate.
+// Retrying would not help, so Join reports it at once.
 func isAuthError(err error) bool {
-	return errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
-		err != nil && strings.Contains(strings.ToLower(err.Error()), "authorization violation")
+	if err == nil {
+		return false
+	}
+	var cve *tls.CertificateVerificationError
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
+		errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &hne) {
+		return true
+	}
+	s := strings.ToLower(err.Error())
+	return strings.Contains(s, "authorization violation") || strings.Contains(s, "tls: ") || strings.Contains(s, "x509: ") ||
+		strings.Contains(s, "secure connection")
 }
 
 // discover asks every service for its info, announces this node, and
