@@ -327,7 +327,7 @@ func (n *Node) discover(ctx context.Context) error {
 	if err := n.announce(); err != nil {
 		return err
 	}
-	if err := n.nc.FlushWithContext(ctx); err != nil {
+	if err := n.flush(ctx); err != nil {
 		return fmt.Errorf("mesh: discovery: %w", err)
 	}
 	t := time.NewTimer(n.cfg.quiet)
@@ -342,6 +342,17 @@ func (n *Node) discover(ctx context.Context) error {
 			return fmt.Errorf("mesh: discovery: %w", ctx.Err())
 		}
 	}
+}
+
+// flush waits until the server has processed what the node sent, or ctx
+// ends (within 10 s if ctx has no deadline).
+func (n *Node) flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
+	return n.nc.FlushWithContext(ctx)
 }
 
 // infoSubject asks every service of the NATS service API for its info.
@@ -431,7 +442,7 @@ func (n *Node) drain(ctx context.Context) error {
 		if b, err := json.Marshal(micro.ServiceIdentity{Name: n.cfg.name, ID: n.id}); err == nil {
 			n.nc.Publish(leaveSubj, b)
 		}
-		n.nc.FlushWithContext(ctx)
+		n.flush(ctx)
 	}
 	served := make(chan struct{})
 	go func() { n.wg.Wait(); close(served) }()
