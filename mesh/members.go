@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -60,7 +61,7 @@ func (n *Node) apply(m *nats.Msg) {
 		if mb == nil {
 			return
 		}
-		mb.checking = false
+		mb.checking = time.Time{}
 		if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
 			// No responders: the node's connection is gone, and with it
 			// its subscriptions; NATS has told us it left.
@@ -74,17 +75,23 @@ func (n *Node) apply(m *nats.Msg) {
 // no-responders status does, if the node is gone).
 func (n *Node) check(id string) {
 	mb := n.members[id]
-	if mb == nil || mb.checking {
-		return
+	if mb == nil || time.Since(mb.checking) < checkTimeout {
+		return // a check is under way (an unanswered one is given up after checkTimeout)
 	}
 	subj, err := micro.ControlSubject(micro.PingVerb, mb.name, id)
 	if err != nil {
 		return
 	}
 	if n.nc.PublishRequest(subj, n.pingSubj+"."+id, nil) == nil {
-		mb.checking = true
+		mb.checking = time.Now()
 	}
 }
+
+// checkTimeout is how long a liveness check may go unanswered before
+// another may be sent. No answer at all means the node's server still
+// thinks it connected (a partition it has not noticed yet): the node is
+// kept, and NATS routes around it once the server drops it.
+const checkTimeout = 2 * time.Second
 
 // learn records a node's info: its pins replace those it had.
 func (n *Node) learn(data []byte) {

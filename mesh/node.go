@@ -71,7 +71,7 @@ type Node struct {
 type member struct {
 	id, name, engine string
 	pins             map[string]pinInfo
-	checking         bool // a liveness check is under way
+	checking         time.Time // when the liveness check under way was sent; zero if none
 }
 
 type pinInfo struct {
