@@ -225,8 +225,13 @@ func jxGet(node any, key string) (any, error) {
 		if v, ok := o.m[key]; ok {
 			return v, nil
 		}
+		if o.plain && key == "__proto__" {
+			// Object.prototype: merging into it behaves like a copy into {}
+			// (and pollutes it, which is not reproduced); jxPut drops the key.
+			return jxUndef{}, nil
+		}
 		if o.plain && jxObjectProto[key] {
-			return jxFunc{}, nil // __proto__ is an object, not a function: jxPut ignores it
+			return jxFunc{}, nil
 		}
 		return jxUndef{}, nil
 	case *jxList:
@@ -537,7 +542,6 @@ type jtok struct {
 	val any    // string, float64, bool, nil or jxUndef
 	src string // the source text
 	sI  int    // offset in UTF-16 units
-	why string // error code of a bad token
 }
 
 type jlex struct {
