@@ -27,7 +27,6 @@ type Client struct {
 	url    string
 	engine *stoa.Engine
 	pins   []any
-	hc     *http.Client
 	tr     *http.Transport
 	track  []string // seneca-track: this engine
 	closed atomic.Bool
@@ -88,9 +87,6 @@ func NewClient(e *stoa.Engine, url string, opts ...ClientOption) (*Client, error
 		DisableCompression:  true,
 		TLSHandshakeTimeout: 10 * time.Second,
 	}
-	c.hc = &http.Client{Transport: c.tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
 	pins := c.pins
 	if len(pins) == 0 {
 		pins = []any{""}
@@ -216,7 +212,9 @@ func (c *Client) forward(ctx context.Context, msg stoa.Msg) (any, error) {
 		}
 	}
 
-	resp, err := c.hc.Do(req)
+	// The transport itself, not an http.Client: acts follow no redirects,
+	// and the client's redirect bookkeeping copies every request's headers.
+	resp, err := c.tr.RoundTrip(req)
 	if err != nil {
 		return nil, c.sendError(ctx, "client request error: ", err)
 	}

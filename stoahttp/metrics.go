@@ -2,6 +2,7 @@ package stoahttp
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,14 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
 	handler  http.Handler
+	ok       sync.Map // pattern → *patternMetrics, for the common outcome
+}
+
+// patternMetrics are the series of one pattern's successful acts, looked
+// up once rather than by label values on every act.
+type patternMetrics struct {
+	acts     prometheus.Counter
+	duration prometheus.Observer
 }
 
 func newMetrics() *metrics {
@@ -43,6 +52,19 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) observe(pattern, outcome string, d time.Duration) {
-	m.acts.WithLabelValues(pattern, outcome).Inc()
-	m.duration.WithLabelValues(pattern).Observe(d.Seconds())
+	if outcome != "ok" {
+		m.acts.WithLabelValues(pattern, outcome).Inc()
+		m.duration.WithLabelValues(pattern).Observe(d.Seconds())
+		return
+	}
+	pm, ok := m.ok.Load(pattern)
+	if !ok {
+		pm, _ = m.ok.LoadOrStore(pattern, &patternMetrics{
+			acts:     m.acts.WithLabelValues(pattern, outcome),
+			duration: m.duration.WithLabelValues(pattern),
+		})
+	}
+	p := pm.(*patternMetrics)
+	p.acts.Inc()
+	p.duration.Observe(d.Seconds())
 }
