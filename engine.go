@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -329,9 +330,16 @@ func msgTimeout(m Msg) (time.Duration, bool) {
 	return time.Duration(ms * float64(time.Millisecond)), true
 }
 
-// describe renders a message for an error text, briefly.
+// describe renders a message for an error text, briefly, without the
+// directives (keys ending in $).
 func describe(m Msg) string {
-	b, err := json.Marshal(m)
+	shown := make(map[string]any, len(m))
+	for k, v := range m {
+		if !strings.HasSuffix(k, "$") {
+			shown[k] = v
+		}
+	}
+	b, err := json.Marshal(shown)
 	if err != nil {
 		return fmt.Sprint(map[string]any(m))
 	}

@@ -123,3 +123,9 @@ func ExampleContextMeta() {
 	fmt.Println(string(out))
 	// Output: {"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 }
+
+func ExampleParseMsg() {
+	m, err := stoa.ParseMsg("role:math,cmd:sum,left:1,right:'2'")
+	fmt.Println(m["role"], m["left"], m["right"], err)
+	// Output: math 1 2 <nil>
+}

@@ -18,6 +18,14 @@ func (m Msg) MarshalJSON() ([]byte, error) {
 	return json.Marshal(map[string]any(m))
 }
 
+// ParseMsg parses a message written in Seneca's string form
+// ("role:math,cmd:sum,left:1"), as Act does with a string. JSON objects are
+// valid in that form too.
+func ParseMsg(s string) (Msg, error) {
+	m, _, err := asMsg(s)
+	return m, err
+}
+
 // asMsg turns a message given in any accepted form into a Msg and, when the
 // message arrived as JSON, keeps the JSON so typed handlers decode it once.
 func asMsg(msg any) (Msg, []byte, error) {
