@@ -6,7 +6,7 @@ BIN         := $(CURDIR)/bin
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 NPM_DIR     := testdata/npm
 
-.PHONY: run test deps vet lint unit bench fuzz clean
+.PHONY: run test deps system vet lint unit bench fuzz clean
 
 ## run: the main job (for now: a demonstration of the act engine)
 run:
@@ -15,7 +15,16 @@ run:
 ## test: install what the tests need, then vet, lint and run every test with -race
 test: deps vet lint unit
 
-deps: $(NPM_DIR)/node_modules/.package-lock.json $(BIN)/staticcheck
+deps: system $(NPM_DIR)/node_modules/.package-lock.json $(BIN)/staticcheck
+
+# Debian packages the tests use (curl: the chapter's curl line, for real).
+APT_PACKAGES := curl
+system:
+	@missing=""; for c in $(APT_PACKAGES); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+		else echo "make: install$$missing (apt-get install$$missing) and run again" >&2; exit 1; fi; \
+	fi
 
 $(NPM_DIR)/node_modules/.package-lock.json: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -39,8 +48,11 @@ bench: deps
 ## fuzz: a short run of every fuzz target (make fuzz FUZZTIME=5m for longer)
 FUZZTIME ?= 30s
 fuzz:
-	@for t in $$($(GO) test -list 'Fuzz.*' . | grep ^Fuzz); do \
-		$(GO) test -run XXX -fuzz "^$$t$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
 	done
 
 clean:
