@@ -19,11 +19,13 @@ type cgroups struct {
 	memV1, pidsV1 string
 	v2            string
 	v2fd          *os.File
-	v2Mem         bool
+	v2Mem, v2Pids bool
 	oomBase       int64
+	peakFile      *os.File // kept open: a pread is far cheaper than open+read+close
 }
 
-func newCgroups(h *host, name string, memBytes int64, pids int) (*cgroups, error) {
+// newCgroups creates the environment's cgroups, without limits yet.
+func newCgroups(h *host, name string) (*cgroups, error) {
 	c := &cgroups{}
 	mk := func(parent string) (string, error) {
 		d := filepath.Join(parent, name)
@@ -33,46 +35,75 @@ func newCgroups(h *host, name string, memBytes int64, pids int) (*cgroups, error
 		return d, nil
 	}
 	var err error
-	if h.v2 != "" {
+	// v2 when it has the controllers, or only for cgroup.kill when v1 has no
+	// pids hierarchy to find every task by.
+	if h.v2 != "" && (h.v2Mem || h.v2Pids || (h.pidsV1 == "" && h.v2Kill)) {
 		if c.v2, err = mk(h.v2); err != nil {
 			return c, err
 		}
-		if h.v2Mem {
-			c.v2Mem = true
-			if err = writeFile(c.v2, "memory.max", memBytes); err != nil {
-				return c, err
-			}
-			_ = writeFile(c.v2, "memory.swap.max", 0) // absent without swap accounting
-		}
-		if h.v2Pids {
-			if err = writeFile(c.v2, "pids.max", int64(pids)); err != nil {
-				return c, err
-			}
-		}
+		c.v2Mem, c.v2Pids = h.v2Mem, h.v2Pids
 		if c.v2fd, err = os.Open(c.v2); err != nil {
 			return c, err
 		}
 	}
-	if h.memV1 != "" {
+	if h.memV1 != "" && !h.v2Mem {
 		if c.memV1, err = mk(h.memV1); err != nil {
 			return c, err
 		}
-		if err = writeFile(c.memV1, "memory.limit_in_bytes", memBytes); err != nil {
+	}
+	if h.pidsV1 != "" && !h.v2Pids {
+		if c.pidsV1, err = mk(h.pidsV1); err != nil {
 			return c, err
+		}
+	}
+	return c, nil
+}
+
+// limit sets the memory size and the task cap. Call it before the runtime
+// starts: a cgroup holding only the spawning thread has nothing charged yet.
+func (c *cgroups) limit(memBytes int64, pids int) error {
+	if c.v2Mem {
+		if err := writeFile(c.v2, "memory.max", memBytes); err != nil {
+			return err
+		}
+		_ = writeFile(c.v2, "memory.swap.max", 0) // absent without swap accounting
+	}
+	if c.v2Pids {
+		if err := writeFile(c.v2, "pids.max", int64(pids)); err != nil {
+			return err
+		}
+	}
+	if c.memV1 != "" {
+		if err := writeFile(c.memV1, "memory.limit_in_bytes", memBytes); err != nil {
+			return err
 		}
 		// With swap accounting, swap counts too; without it the file is absent.
 		_ = writeFile(c.memV1, "memory.memsw.limit_in_bytes", memBytes)
 	}
-	if h.pidsV1 != "" {
-		if c.pidsV1, err = mk(h.pidsV1); err != nil {
-			return c, err
-		}
-		if err = writeFile(c.pidsV1, "pids.max", int64(pids)); err != nil {
-			return c, err
+	if c.pidsV1 != "" {
+		if err := writeFile(c.pidsV1, "pids.max", int64(pids)); err != nil {
+			return err
 		}
 	}
 	c.oomBase = c.oomKills()
-	return c, nil
+	var err error
+	switch {
+	case c.v2Mem:
+		c.peakFile, err = os.Open(filepath.Join(c.v2, "memory.peak"))
+	case c.memV1 != "":
+		c.peakFile, err = os.Open(filepath.Join(c.memV1, "memory.max_usage_in_bytes"))
+	}
+	return err
+}
+
+// cloneFD is the v2 cgroup to clone the runtime into (-1: none). A v2
+// domain cgroup cannot take a single thread, so the spawning thread cannot
+// join it ahead as it joins the v1 ones.
+func (c *cgroups) cloneFD() int {
+	if c.v2fd == nil {
+		return -1
+	}
+	return int(c.v2fd.Fd())
 }
 
 func writeFile(dir, file string, v int64) error {
@@ -88,6 +119,16 @@ func (c *cgroups) v1Tasks() []string {
 		}
 	}
 	return ts
+}
+
+// v1Leave lists the "tasks" files the spawning thread returns to after the
+// fork: the memory cgroup's parent. It stays in the pids cgroup, which
+// counts it (pids.max is one higher for it) but never kills it.
+func (c *cgroups) v1Leave() []string {
+	if c.memV1 == "" {
+		return nil
+	}
+	return []string{filepath.Join(filepath.Dir(c.memV1), "tasks")}
 }
 
 // oomKills counts the kernel's OOM kills in the environment's memory cgroup.
@@ -106,13 +147,13 @@ func (c *cgroups) oomKilled() bool { return c.oomKills() > c.oomBase }
 
 // peak is the most memory the environment has used, in bytes (0: unknown).
 func (c *cgroups) peak() int64 {
-	switch {
-	case c.v2Mem:
-		return readInt(filepath.Join(c.v2, "memory.peak"))
-	case c.memV1 != "":
-		return readInt(filepath.Join(c.memV1, "memory.max_usage_in_bytes"))
+	if c.peakFile == nil {
+		return 0
 	}
-	return 0
+	var b [32]byte
+	n, _ := c.peakFile.ReadAt(b[:], 0)
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(b[:n])), 10, 64)
+	return v
 }
 
 // kill SIGKILLs every task of the environment, however it left the process
@@ -155,6 +196,9 @@ func (c *cgroups) remove() error {
 	if c.v2fd != nil {
 		c.v2fd.Close()
 	}
+	if c.peakFile != nil {
+		c.peakFile.Close()
+	}
 	var errs []error
 	for _, d := range []string{c.memV1, c.pidsV1, c.v2} {
 		if d == "" {
@@ -174,23 +218,21 @@ func (c *cgroups) remove() error {
 	return errors.Join(errs...)
 }
 
+// procs lists the processes in a cgroup, less this one (whose spawning
+// thread may still wait in the pids cgroup).
 func procs(dir string) []int {
 	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return nil
 	}
+	self := os.Getpid()
 	var ps []int
 	for _, f := range strings.Fields(string(b)) {
-		if n, err := strconv.Atoi(f); err == nil {
+		if n, err := strconv.Atoi(f); err == nil && n != self {
 			ps = append(ps, n)
 		}
 	}
 	return ps
-}
-
-func readInt(path string) int64 {
-	n, _ := strconv.ParseInt(readString(path), 10, 64)
-	return n
 }
 
 // fieldOf reads "key value" lines and returns key's value.

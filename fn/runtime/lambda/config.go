@@ -199,6 +199,4 @@ type Result struct {
 	InitDuration time.Duration
 	// Duration is the time from handing over the event to the answer.
 	Duration time.Duration
-	// MaxMemoryMB is the environment's peak memory use so far.
-	MaxMemoryMB int
 }

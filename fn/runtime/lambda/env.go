@@ -32,7 +32,8 @@ type Env struct {
 	dir     string // the environment's own directory (code copy, runtime files)
 	image   string // its /tmp image, if any
 	lease   *uidLease
-	uid     int // the uid it runs as (-1: ours)
+	sb      *sandboxThread // claimed, until it spawns
+	uid     int            // the uid it runs as (-1: ours)
 	cg      *cgroups
 	ln      net.Listener
 	srv     *http.Server
@@ -194,28 +195,28 @@ func (e *Env) start() error {
 
 	sp := spawnSpec{argv: argv, dir: taskRootSeen, uid: e.uid, gid: gid, cgFD: -1, nofile: MaxFiles, pdeathOK: true}
 	if sandbox {
-		for _, d := range []string{taskRoot, runtimeDir} {
-			if err := os.MkdirAll(d, 0o755); err != nil { // mount points on the host; empty there
-				return err
-			}
+		sp.taskRel, sp.rtRel = filepath.Join(e.name, "task"), filepath.Join(e.name, "runtime")
+		sb, err := claimSandbox(h, spareKey{cfg.Dir, cfg.TmpMB})
+		if err != nil {
+			return fmt.Errorf("lambda: sandbox: %w", err)
 		}
-		e.image = filepath.Join(cfg.Dir, e.name+".tmp.ext4")
-		if err := images.create(h, cfg.Dir, cfg.TmpMB, e.image); err != nil {
-			return fmt.Errorf("lambda: /tmp image: %w", err)
-		}
-		sp.mounts, sp.taskSrc, sp.rtSrc, sp.tmpImage = true, taskDir, rtDir, e.image
-	}
-	if h.root {
-		sp.nproc = MaxProcs // per uid: only meaningful with a uid of its own
-		cg, err := newCgroups(h, e.name, int64(cfg.MemoryMB)<<20, MaxProcs)
+		e.sb, e.cg, e.image = sb, sb.cg, sb.image
+	} else if h.root {
+		cg, err := newCgroups(h, e.name)
 		e.cg = cg
 		if err != nil {
 			return fmt.Errorf("lambda: cgroups: %w", err)
 		}
 		sp.cgTasks = cg.v1Tasks()
-		if cg.v2fd != nil {
-			sp.cgFD = int(cg.v2fd.Fd())
+	}
+	if e.cg != nil {
+		sp.nproc = MaxProcs // per uid: only meaningful with a uid of its own
+		// +1: the thread that spawned the runtime waits inside the cgroup.
+		if err := e.cg.limit(int64(cfg.MemoryMB)<<20, MaxProcs+1); err != nil {
+			return fmt.Errorf("lambda: cgroup limits: %w", err)
 		}
+		sp.cgFD = e.cg.cloneFD()
+		sp.cgLeave = e.cg.v1Leave()
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -232,13 +233,19 @@ func (e *Env) start() error {
 		e.srv.Serve(ln)
 	}()
 
-	if e.logs, err = newLogPipe(cfg.Log); err != nil {
+	if e.logs, err = newLogPipe(cfg.Log, e.MaxMemoryMB); err != nil {
 		return err
 	}
 	sp.stdout = e.logs.w
 	sp.env = e.environ(ln.Addr().String(), taskRootSeen, rtSeen)
 	e.spawned = time.Now()
-	if e.proc, err = spawn(sp); err != nil {
+	if e.sb != nil {
+		e.proc, err = e.sb.spawn(sp)
+		e.sb = nil // spawned or failed, the thread is gone
+	} else {
+		e.proc, err = spawn(sp)
+	}
+	if err != nil {
 		return fmt.Errorf("lambda: start runtime: %w", err)
 	}
 	go func() {
@@ -380,9 +387,9 @@ func (e *Env) Invoke(ctx context.Context, payload []byte, opts InvokeOpts) (*Res
 			res.ErrorType = ferr.Type
 		}
 	}
-	res.MaxMemoryMB = e.maxMemoryMB()
-	e.logs.mark("END RequestId: " + id)
-	e.logs.mark(reportLine(id, res, e.cfg.MemoryMB))
+	// END and REPORT in one write; the log goroutine adds Max Memory Used,
+	// keeping the cgroup read off the invocation's path.
+	e.logs.mark("END RequestId: "+id, reportLine(id, res, e.cfg.MemoryMB))
 	if ferr != nil {
 		return res, ferr
 	}
@@ -434,22 +441,34 @@ func (e *Env) exitError(id string) *Error {
 	return newError(ErrExited, id, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s", id, desc), nil)
 }
 
+// reportLine is Lambda's REPORT line up to "Max Memory Used: ", which the
+// log goroutine completes (see logPipe.mark).
 func reportLine(id string, r *Result, memMB int) string {
-	var b strings.Builder
-	b.WriteString("REPORT RequestId: " + id + "\t")
+	b := make([]byte, 0, 200)
+	b = append(b, "REPORT RequestId: "...)
+	b = append(b, id...)
+	b = append(b, '\t')
 	if r.Cold {
-		fmt.Fprintf(&b, "Init Duration: %.2f ms\t", ms(r.InitDuration))
+		b = append(b, "Init Duration: "...)
+		b = strconv.AppendFloat(b, ms(r.InitDuration), 'f', 2, 64)
+		b = append(b, " ms\t"...)
 	}
-	fmt.Fprintf(&b, "Duration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-		ms(r.Duration), int64(math.Ceil(ms(r.Duration))), memMB, r.MaxMemoryMB)
-	return b.String()
+	b = append(b, "Duration: "...)
+	b = strconv.AppendFloat(b, ms(r.Duration), 'f', 2, 64)
+	b = append(b, " ms\tBilled Duration: "...)
+	b = strconv.AppendInt(b, int64(math.Ceil(ms(r.Duration))), 10)
+	b = append(b, " ms\tMemory Size: "...)
+	b = strconv.AppendInt(b, int64(memMB), 10)
+	b = append(b, " MB\tMax Memory Used: "...)
+	return string(b)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// maxMemoryMB is the environment's peak memory: the cgroup's, or without
-// one the runtime process's own high-water mark.
-func (e *Env) maxMemoryMB() int {
+// MaxMemoryMB is the environment's peak memory use so far (Lambda's "Max
+// Memory Used"): its cgroup's, or without one the runtime process's own
+// high-water mark while it runs.
+func (e *Env) MaxMemoryMB() int {
 	var peak int64
 	if e.cg != nil {
 		peak = e.cg.peak()
@@ -528,6 +547,9 @@ func (e *Env) close() error {
 	var errs []error
 	e.discard(errors.New("closed"))
 	close(e.closing)
+	if e.sb != nil {
+		e.sb.release()
+	}
 	if e.proc != nil {
 		<-e.proc.exited
 	}

@@ -14,21 +14,19 @@ import (
 
 // host is what this machine lets the package enforce, probed once.
 type host struct {
-	root     bool   // euid 0: may switch uid, mount, use cgroups
-	memV1    string // v1 memory cgroup under which environments get children ("" = none)
-	pidsV1   string // v1 pids cgroup parent
-	v2       string // our cgroup in the v2 hierarchy, if we may create children there
-	v2Mem    bool   // v2 memory controller usable in children of v2
-	v2Pids   bool   // v2 pids controller usable
-	v2Kill   bool   // cgroup.kill exists (kernel 5.14+)
-	mountNS  bool   // unshare(CLONE_NEWNS) works on a thread
-	loop     bool   // /dev/loop-control usable
-	mkfs     string // path of mkfs.ext4
-	why      map[string]string
-	selfUID  int
-	selfGID  int
-	pipeMax  int
-	nodePath string
+	root    bool   // euid 0: may switch uid, mount, use cgroups
+	memV1   string // v1 memory cgroup under which environments get children ("" = none)
+	pidsV1  string // v1 pids cgroup parent
+	v2      string // our cgroup in the v2 hierarchy, if we may create children there
+	v2Mem   bool   // v2 memory controller usable in children of v2
+	v2Pids  bool   // v2 pids controller usable
+	v2Kill  bool   // cgroup.kill exists (kernel 5.14+)
+	mountNS bool   // unshare(CLONE_NEWNS) works on a thread
+	loop    bool   // /dev/loop-control usable
+	mkfs    string // path of mkfs.ext4
+	why     map[string]string
+	selfUID int
+	selfGID int
 }
 
 var (

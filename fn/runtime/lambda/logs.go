@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -22,27 +23,36 @@ type logPipe struct {
 	r, w   *os.File
 	prefix []byte
 	sink   io.Writer
+	memMB  func() int // completes REPORT lines
 	done   chan struct{}
 }
 
-func newLogPipe(sink io.Writer) (*logPipe, error) {
+func newLogPipe(sink io.Writer, memMB func() int) (*logPipe, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	var nonce [12]byte
 	rand.Read(nonce[:])
-	p := &logPipe{r: r, w: w, sink: sink, done: make(chan struct{})}
+	p := &logPipe{r: r, w: w, sink: sink, memMB: memMB, done: make(chan struct{})}
 	p.prefix = append([]byte("\x00stoa:"), hex.EncodeToString(nonce[:])...)
 	p.prefix = append(p.prefix, ':')
 	go p.run()
 	return p, nil
 }
 
-// mark queues one of our lines (no newline inside) behind what the runtime wrote.
-func (p *logPipe) mark(line string) {
-	buf := make([]byte, 0, len(p.prefix)+len(line)+1)
-	buf = append(append(append(buf, p.prefix...), line...), '\n')
+// mark queues our lines (no newline inside) behind what the runtime wrote,
+// in one write. A line starting "REPORT " gets the memory peak and "MB\t"
+// appended when it is delivered.
+func (p *logPipe) mark(lines ...string) {
+	n := 0
+	for _, l := range lines {
+		n += len(p.prefix) + len(l) + 1
+	}
+	buf := make([]byte, 0, n)
+	for _, l := range lines {
+		buf = append(append(append(buf, p.prefix...), l...), '\n')
+	}
 	p.w.Write(buf)
 }
 
@@ -86,7 +96,11 @@ func (p *logPipe) line(l []byte) {
 	if i > 0 {
 		p.emit(append(l[:i:i], '\n'))
 	}
-	p.emit(l[i+len(p.prefix):])
+	l = l[i+len(p.prefix):]
+	if bytes.HasPrefix(l, []byte("REPORT ")) && p.memMB != nil {
+		l = append(strconv.AppendInt(l[:len(l)-1:len(l)-1], int64(p.memMB()), 10), " MB\t\n"...)
+	}
+	p.emit(l)
 }
 
 func (p *logPipe) emit(l []byte) { p.sink.Write(l) }

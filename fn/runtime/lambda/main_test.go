@@ -53,7 +53,7 @@ func runMain(m *testing.M) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(b.out, "bootstrap"), b.pkg)
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(b.out, "bootstrap"), b.pkg)
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // static, as Lambda's provided runtimes want
 			if out, err := cmd.CombinedOutput(); err != nil {
 				errs[i] = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
@@ -160,19 +160,31 @@ func needRoot(t *testing.T, what string) {
 	}
 }
 
-func contains(list []any, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(err)
 	}
 	return string(b)
+}
+
+// waitSpare waits until a spare sandbox for (dir, tmpMB) is ready, if the
+// host makes them: a benchmark of cold starts then measures the steady
+// state, where spares are refilled between cold starts.
+func waitSpare(dir string, tmpMB int) {
+	if !probeHost().sandboxed() {
+		return
+	}
+	key := spareKey{dir, tmpMB}
+	spares.Lock()
+	defer spares.Unlock()
+	for spares.m[key] == nil {
+		if !spares.filling[key] {
+			spares.Unlock()
+			refillSpare(probeHost(), key)
+			spares.Lock()
+			continue
+		}
+		spares.added.Wait()
+	}
 }

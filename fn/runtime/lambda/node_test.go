@@ -145,10 +145,10 @@ func TestNodeContextAndLogs(t *testing.T) {
 	e := startNode(t, "handlers.context", logs)
 	var got struct {
 		FunctionName, FunctionVersion, MemoryLimitInMB, InvokedFunctionArn, LogGroupName string
-		Remaining                                                                       int
-		Wait                                                                            bool
-		ClientContext                                                                   map[string]any
-		Env                                                                             []string
+		Remaining                                                                        int
+		Wait                                                                             bool
+		ClientContext                                                                    map[string]any
+		Env                                                                              []string
 	}
 	res, err := e.Invoke(t.Context(), []byte(`{}`), InvokeOpts{ClientContext: `{"custom":{"k":"v"}}`})
 	if err != nil {

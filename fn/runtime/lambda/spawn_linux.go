@@ -21,12 +21,13 @@ type spawnSpec struct {
 	uid    int      // run as uid:gid when sandboxed (else -1)
 	gid    int
 
-	mounts   bool   // private mount namespace with the binds below
-	taskSrc  string // bound read-only at taskRoot
-	rtSrc    string // bound read-only at runtimeDir
-	tmpImage string // ext4 image loop-mounted at /tmp
+	mounts  bool   // sandboxed: binds below in a prepared mount namespace (see sandboxThread)
+	taskRel string // relative to the sandbox's Dir: bound read-only at taskRoot
+	rtRel   string // relative to the sandbox's Dir: bound read-only at runtimeDir
+	dirFD   int    // the sandbox's Dir, opened before /tmp was replaced
 
 	cgTasks  []string // v1 "tasks" files the spawning thread joins before fork
+	cgLeave  []string // and the "tasks" files it moves back to right after
 	cgFD     int      // v2 cgroup to clone into (-1: none)
 	nofile   uint64   // RLIMIT_NOFILE (0: leave)
 	nproc    uint64   // RLIMIT_NPROC (0: leave)
@@ -83,14 +84,12 @@ func (p *proc) run(sp spawnSpec, started chan<- error) {
 
 func startOnThisThread(sp spawnSpec) (*exec.Cmd, error) {
 	if sp.mounts {
-		if err := setupMounts(sp); err != nil {
+		if err := bindCode(sp); err != nil {
 			return nil, err
 		}
 	}
-	for _, t := range sp.cgTasks {
-		if err := os.WriteFile(t, []byte(strconv.Itoa(syscall.Gettid())), 0); err != nil {
-			return nil, fmt.Errorf("join cgroup %s: %w", filepath.Dir(t), err)
-		}
+	if err := joinCgroups(sp.cgTasks); err != nil {
+		return nil, err
 	}
 	// no_new_privs is per thread, inherited and irrevocable: setuid binaries
 	// in the bundle cannot gain privileges.
@@ -119,11 +118,12 @@ func startOnThisThread(sp spawnSpec) (*exec.Cmd, error) {
 		return nil, err
 	}
 	pid := cmd.Process.Pid
-	// Leave the environment's v1 cgroups (<parent>/<env>/tasks → <parent>/tasks):
-	// this thread lives on, waiting for the process.
-	for _, t := range sp.cgTasks {
-		back := filepath.Join(filepath.Dir(filepath.Dir(t)), "tasks")
-		_ = os.WriteFile(back, []byte(strconv.Itoa(syscall.Gettid())), 0)
+	// Leave the memory cgroup before the runtime runs: with this thread in
+	// it, the OOM killer could choose this whole process as its victim.
+	if err := joinCgroups(sp.cgLeave); err != nil {
+		syscall.Kill(pid, syscall.SIGKILL)
+		cmd.Wait()
+		return nil, err
 	}
 	if !attr.Ptrace {
 		return cmd, nil
@@ -148,6 +148,17 @@ func startOnThisThread(sp spawnSpec) (*exec.Cmd, error) {
 		return fail(fmt.Errorf("ptrace detach: %w", err))
 	}
 	return cmd, nil
+}
+
+// joinCgroups moves this thread (only) into v1 cgroups: what it forks is
+// born inside them. It stays there until it exits, after the runtime.
+func joinCgroups(tasks []string) error {
+	for _, t := range tasks {
+		if err := os.WriteFile(t, []byte(strconv.Itoa(syscall.Gettid())), 0); err != nil {
+			return fmt.Errorf("join cgroup %s: %w", filepath.Dir(t), err)
+		}
+	}
+	return nil
 }
 
 const (
@@ -202,18 +213,53 @@ func prlimit(pid, resource int, v uint64) error {
 	return nil
 }
 
-// setupMounts gives this thread a private mount namespace: the code and the
-// runtime files bound read-only at fixed paths, then the /tmp image mounted
-// over /tmp (after the binds, since a new /tmp hides whatever lived under it).
-func setupMounts(sp spawnSpec) error {
+// prepareMounts gives this thread a private mount namespace with a fresh
+// ext4 image mounted at /tmp. The code comes later (bindCode), from dir,
+// which it opens first: the descriptor stays valid under the new /tmp, and
+// being opened inside the namespace it can be a bind source there.
+func prepareMounts(image, dir string) (dirFD int, err error) {
 	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("unshare mount namespace: %w", err)
+		return -1, fmt.Errorf("unshare mount namespace: %w", err)
 	}
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
+		return -1, fmt.Errorf("make mounts private: %w", err)
 	}
+	dirFD, err = syscall.Open(dir, oPath|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := mountTmp(image); err != nil {
+		syscall.Close(dirFD)
+		return -1, err
+	}
+	return dirFD, nil
+}
+
+func mountTmp(image string) error {
+	loop, err := attachLoop(image)
+	if err != nil {
+		return err
+	}
+	err = syscall.Mount(loop.Name(), "/tmp", "ext4", syscall.MS_NOSUID|syscall.MS_NODEV, "noinit_itable")
+	loop.Close() // from here the mount holds the device; it detaches when the namespace dies
+	if err != nil {
+		return fmt.Errorf("mount %s (%s) at /tmp: %w", image, loop.Name(), err)
+	}
+	if err := os.Chmod("/tmp", 0o1777); err != nil {
+		return err
+	}
+	os.Remove("/tmp/lost+found")
+	return nil
+}
+
+// bindCode binds the environment's code and runtime files read-only at
+// fixed paths and gives it /tmp. The sources are reached through a
+// descriptor opened before /tmp was replaced: the new /tmp hides whatever
+// lived under the old one, Dir included when it is the default.
+func bindCode(sp spawnSpec) error {
 	ro := uintptr(syscall.MS_BIND | syscall.MS_REMOUNT | syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV)
-	for _, b := range [][2]string{{sp.taskSrc, taskRoot}, {sp.rtSrc, runtimeDir}} {
+	base := "/proc/thread-self/fd/" + strconv.Itoa(sp.dirFD) + "/"
+	for _, b := range [][2]string{{base + sp.taskRel, taskRoot}, {base + sp.rtRel, runtimeDir}} {
 		if err := syscall.Mount(b[0], b[1], "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind %s at %s: %w", b[0], b[1], err)
 		}
@@ -221,23 +267,7 @@ func setupMounts(sp spawnSpec) error {
 			return fmt.Errorf("read-only %s: %w", b[1], err)
 		}
 	}
-	loop, err := attachLoop(sp.tmpImage)
-	if err != nil {
-		return err
-	}
-	err = syscall.Mount(loop.Name(), "/tmp", "ext4", syscall.MS_NOSUID|syscall.MS_NODEV, "")
-	loop.Close() // from here the mount holds the device; it detaches when the namespace dies
-	if err != nil {
-		return fmt.Errorf("mount %s (%s) at /tmp: %w", sp.tmpImage, loop.Name(), err)
-	}
-	if err := os.Chown("/tmp", sp.uid, sp.gid); err != nil {
-		return err
-	}
-	if err := os.Chmod("/tmp", 0o1777); err != nil {
-		return err
-	}
-	os.Remove("/tmp/lost+found")
-	return nil
+	return os.Chown("/tmp", sp.uid, sp.gid)
 }
 
 // Loop device ioctls (linux/loop.h).

@@ -9,7 +9,7 @@
 //	{"op":"big","n":BYTES}        answers a JSON string of BYTES 'x'
 //	{"op":"mem","n":MB}           allocates and touches MB MiB, then answers
 //	{"op":"fds","n":N}            opens /dev/null N times, says how many opened
-//	{"op":"procs","n":N}          starts N `sleep` processes, says how many started
+//	{"op":"procs","n":N}          starts N `sleep 60` processes (left running), says how many started
 //	{"op":"threads","n":N}        pins N goroutines to OS threads
 //	{"op":"fill","n":MB}          writes MB MiB into /tmp/fill, says how far it got
 //	{"op":"write","path":P,"data":D} writes D into P
@@ -99,19 +99,14 @@ func handle(ctx context.Context, raw json.RawMessage) (any, error) {
 		}
 		return map[string]any{"opened": ev.N}, nil
 	case "procs":
-		var cmds []*exec.Cmd
-		defer func() {
-			for _, c := range cmds {
-				c.Process.Kill()
-				c.Wait()
-			}
-		}()
+		// Each child's pidfd is released at once, so that the count is
+		// bounded by the process limit, not by the file descriptor limit.
 		for i := 0; i < ev.N; i++ {
 			c := exec.Command("sleep", "60")
 			if err := c.Start(); err != nil {
 				return map[string]any{"started": i, "err": err.Error()}, nil
 			}
-			cmds = append(cmds, c)
+			c.Process.Release()
 		}
 		return map[string]any{"started": ev.N}, nil
 	case "threads":
