@@ -145,7 +145,14 @@ func (e *Env) serveNext(w http.ResponseWriter, r *http.Request) {
 		e.initDur = time.Since(e.spawned)
 		close(e.ready)
 	}
+	e.parked++
+	e.parkedCond.Broadcast()
 	var inv *invocation
+	defer func() {
+		e.mu.Lock()
+		e.parked--
+		e.mu.Unlock()
+	}()
 	if c := e.cur; c != nil {
 		switch {
 		case c.delivered && !c.answered:

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,10 +20,12 @@ func bareEnv(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{
+	e := &Env{
 		cfg: cfg, queue: make(chan *invocation, 1), ready: make(chan struct{}), initFailed: make(chan struct{}),
 		closing: make(chan struct{}), deadCh: make(chan struct{}), answeredIDs: map[string]bool{}, spawned: time.Now(),
 	}
+	e.parkedCond = sync.NewCond(&e.mu)
+	return e
 }
 
 // queue makes inv the environment's current invocation, as Invoke does.

@@ -72,6 +72,32 @@ func BenchmarkInvoke(b *testing.B) {
 		}
 		reportPercentiles(b, samples)
 	})
+	// provided-idle waits, with the timer stopped, until the runtime is
+	// parked in "next" again: the latency of a warm environment that sat
+	// idle, without the runtime's own turnaround after the previous answer.
+	b.Run("provided-idle", func(b *testing.B) {
+		e, err := Start(b.Context(), Config{Bundle: echoBundle, Dir: testDir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Close()
+		ctx := b.Context()
+		samples := make([]time.Duration, 0, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			b.StopTimer()
+			e.waitParked()
+			b.StartTimer()
+			t0 := time.Now()
+			res, err := e.Invoke(ctx, benchPayload, InvokeOpts{})
+			samples = append(samples, time.Since(t0))
+			if err != nil || !bytes.Equal(res.Payload, benchPayload) {
+				b.Fatalf("Invoke = %v, %v", res, err)
+			}
+		}
+		reportPercentiles(b, samples)
+	})
 }
 
 // BenchmarkColdStart times a cold start: Start (copy the bundle, claim a

@@ -60,6 +60,8 @@ type Env struct {
 	busy        bool
 	dead        error
 	invokes     int
+	parked      int        // runtime requests waiting in "next"
+	parkedCond  *sync.Cond // on mu; broadcast when parked grows
 }
 
 // invocation is one event on its way through the Runtime API.
@@ -100,6 +102,7 @@ func Start(ctx context.Context, cfg Config) (*Env, error) {
 		served:      make(chan struct{}),
 		answeredIDs: map[string]bool{},
 	}
+	e.parkedCond = sync.NewCond(&e.mu)
 	if err := e.start(); err != nil {
 		e.Close()
 		return nil, err

@@ -188,3 +188,12 @@ func waitSpare(dir string, tmpMB int) {
 		spares.added.Wait()
 	}
 }
+
+// waitParked waits until the runtime waits in "next".
+func (e *Env) waitParked() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for e.parked == 0 {
+		e.parkedCond.Wait()
+	}
+}
