@@ -61,8 +61,10 @@ type Config struct {
 	// switching; 0 picks a free one from 200000 up. Two live environments
 	// must not share one.
 	UID int
-	// Dir keeps the environments' files (code copies, /tmp images);
-	// empty means "stoa-lambda" under os.TempDir().
+	// Dir keeps the environments' files (code copies, /tmp images). It
+	// should be on a disk filesystem: /tmp images on tmpfs would be
+	// memory. Empty means /var/tmp/stoa-lambda, or stoa-lambda under
+	// os.TempDir() where /var/tmp does not exist.
 	Dir string
 	// MaxRequestBytes and MaxResponseBytes cap payloads; 0 means MaxPayload.
 	MaxRequestBytes, MaxResponseBytes int
@@ -102,6 +104,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Dir == "" {
 		c.Dir = filepath.Join(os.TempDir(), "stoa-lambda")
+		if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() {
+			c.Dir = "/var/tmp/stoa-lambda"
+		}
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = MaxPayload

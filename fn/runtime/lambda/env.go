@@ -85,13 +85,18 @@ type invocation struct {
 // fails returns an error matching [ErrInitFailed] whose Payload is the init
 // error body the runtime posted. ctx bounds only the start.
 func Start(ctx context.Context, cfg Config) (*Env, error) {
+	return startOn(ctx, cfg, probeHost())
+}
+
+// startOn is Start on a given host description (tests pass a non-root one).
+func startOn(ctx context.Context, cfg Config, h *host) (*Env, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
 	e := &Env{
 		cfg:         cfg,
-		h:           probeHost(),
+		h:           h,
 		name:        "stoa-" + randHex(8),
 		uid:         -1,
 		queue:       make(chan *invocation, 1),

@@ -185,8 +185,9 @@ func (h *host) sandboxed() bool { return h.root && h.mountNS && h.loop && h.mkfs
 // HostLimits reports, for this machine and this process's privileges, which
 // of Lambda's limits the package enforces and by what mechanism, or why not.
 // "stoa up" prints it. The probe runs once per process.
-func HostLimits() []Limit {
-	h := probeHost()
+func HostLimits() []Limit { return hostLimits(probeHost()) }
+
+func hostLimits(h *host) []Limit {
 	var ls []Limit
 	add := func(name string, ok bool, how, whyNot string) {
 		if ok {

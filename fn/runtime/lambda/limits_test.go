@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHostLimitsReport(t *testing.T) {
@@ -148,4 +149,73 @@ func TestIsolation(t *testing.T) {
 	if m, _ := call(t, a, `{"op":"write","path":"/var/task/x","data":"x"}`); m["err"] == nil {
 		t.Errorf("a wrote into its code directory: %v", m)
 	}
+}
+
+// TestWithoutRoot runs functions as a host without root would: no uid of
+// their own, no cgroups, no namespaces. They still run, time out and meet
+// the payload and file descriptor caps, and HostLimits says what is missing.
+func TestWithoutRoot(t *testing.T) {
+	h := &host{why: map[string]string{"root": "not running as root"}, selfUID: os.Getuid(), selfGID: os.Getgid()}
+	for _, l := range hostLimits(h) {
+		want := l.Name == "timeout" || l.Name == "payload" || l.Name == "file descriptors"
+		if l.Enforced != want || (!l.Enforced && !strings.Contains(l.How, "not running as root")) {
+			t.Errorf("without root: %v", l)
+		}
+	}
+	e, err := startOn(t.Context(), Config{Bundle: probeBundle, Dir: testDir, Timeout: time.Second}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	m, _ := call(t, e, `{"op":"env"}`)
+	if m["uid"] != float64(os.Getuid()) || m["nofile"] != float64(MaxFiles) {
+		t.Errorf("uid %v nofile %v; want ours and %d", m["uid"], m["nofile"], MaxFiles)
+	}
+	if _, err := e.Invoke(t.Context(), []byte(`{"op":"sleep","n":3000}`), InvokeOpts{}); !errors.Is(err, ErrTimeout) {
+		t.Errorf("timeout without root: %v", err)
+	}
+}
+
+// TestKillReachesEveryProcess: a timed-out function's children die with it,
+// even those it started and left behind.
+func TestKillReachesEveryProcess(t *testing.T) {
+	needRoot(t, "processes")
+	e := start(t, Config{Bundle: probeBundle, Timeout: time.Second})
+	if m, _ := call(t, e, `{"op":"procs","n":5}`); m["started"] != 5.0 {
+		t.Fatalf("procs: %v", m)
+	}
+	if n := len(procsOfUID(e.uid)); n < 6 {
+		t.Fatalf("%d processes of uid %d, want the runtime and 5 children", n, e.uid)
+	}
+	if _, err := e.Invoke(t.Context(), []byte(`{"op":"sleep","n":5000}`), InvokeOpts{}); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Invoke: %v, want a timeout", err)
+	}
+	if left := procsOfUID(e.uid); len(left) > 0 {
+		t.Errorf("processes of uid %d alive after the timeout: %v", e.uid, left)
+	}
+}
+
+// procsOfUID lists live (not zombie) processes whose real uid is uid.
+func procsOfUID(uid int) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, d := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		var state, uidLine string
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "State:"); ok {
+				state = strings.TrimSpace(v)
+			}
+			if v, ok := strings.CutPrefix(l, "Uid:"); ok {
+				uidLine = v
+			}
+		}
+		if f := strings.Fields(uidLine); len(f) > 0 && f[0] == strconv.Itoa(uid) && !strings.HasPrefix(state, "Z") {
+			out = append(out, d.Name()+" "+state)
+		}
+	}
+	return out
 }
