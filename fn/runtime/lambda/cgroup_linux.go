@@ -131,6 +131,15 @@ func (c *cgroups) v1Leave() []string {
 	return []string{filepath.Join(filepath.Dir(c.memV1), "tasks")}
 }
 
+// v1Exit lists the "tasks" files the spawning thread returns to once the
+// runtime has exited: the pids cgroup's parent.
+func (c *cgroups) v1Exit() []string {
+	if c.pidsV1 == "" {
+		return nil
+	}
+	return []string{filepath.Join(filepath.Dir(c.pidsV1), "tasks")}
+}
+
 // oomKills counts the kernel's OOM kills in the environment's memory cgroup.
 func (c *cgroups) oomKills() int64 {
 	switch {
@@ -205,7 +214,7 @@ func (c *cgroups) remove() error {
 			continue
 		}
 		var err error
-		for i := 0; i < 50; i++ {
+		for i := 0; i < 200; i++ { // up to ~0.4 s: killed tasks leave asynchronously
 			if err = os.Remove(d); err == nil || os.IsNotExist(err) || !errors.Is(err, syscall.EBUSY) {
 				break
 			}

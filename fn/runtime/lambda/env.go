@@ -225,6 +225,7 @@ func (e *Env) start() error {
 		}
 		sp.cgFD = e.cg.cloneFD()
 		sp.cgLeave = e.cg.v1Leave()
+		sp.cgExit = e.cg.v1Exit()
 	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -246,7 +247,9 @@ func (e *Env) start() error {
 	}
 	sp.stdout = e.logs.w
 	sp.env = e.environ(ln.Addr().String(), taskRootSeen, rtSeen)
+	e.mu.Lock() // serveNext reads it; the runtime is another process, no happens-before
 	e.spawned = time.Now()
+	e.mu.Unlock()
 	if e.sb != nil {
 		e.proc, err = e.sb.spawn(sp)
 		e.sb = nil // spawned or failed, the thread is gone

@@ -199,8 +199,7 @@ func (st *sandboxThread) run(ready chan<- error) {
 	}
 	r.p.pid = cmd.Process.Pid
 	r.started <- nil
-	r.p.state, r.p.waitErr = cmd.Process.Wait()
-	close(r.p.exited)
+	r.p.wait(cmd, r.sp)
 }
 
 // oPath is O_PATH (linux/fcntl.h); the syscall package lacks it.

@@ -28,6 +28,7 @@ type spawnSpec struct {
 
 	cgTasks  []string // v1 "tasks" files the spawning thread joins before fork
 	cgLeave  []string // and the "tasks" files it moves back to right after
+	cgExit   []string // and those it moves back to once the runtime exited
 	cgFD     int      // v2 cgroup to clone into (-1: none)
 	nofile   uint64   // RLIMIT_NOFILE (0: leave)
 	nproc    uint64   // RLIMIT_NPROC (0: leave)
@@ -78,7 +79,14 @@ func (p *proc) run(sp spawnSpec, started chan<- error) {
 	}
 	p.pid = cmd.Process.Pid
 	started <- nil
+	p.wait(cmd, sp)
+}
+
+// wait reaps the runtime, then takes this thread out of the environment's
+// remaining cgroups so that they can be removed as soon as exited closes.
+func (p *proc) wait(cmd *exec.Cmd, sp spawnSpec) {
 	p.state, p.waitErr = cmd.Process.Wait()
+	_ = joinCgroups(sp.cgExit)
 	close(p.exited)
 }
 
