@@ -37,12 +37,13 @@ type Node struct {
 	met     *metrics
 	own     map[string]bool // canonical forms of the pins this node serves
 
-	// serving: mu guards draining and serving; wg counts the acts served
-	// on goroutines of their own.
+	// serving: mu guards draining and workers; wg counts the workers.
 	mu       sync.Mutex
 	draining bool
-	serving  int
+	workers  int
 	wg       sync.WaitGroup
+	work     chan job      // idle workers wait here
+	stopWork chan struct{} // closed when the node drains: idle workers end
 
 	// membership, owned by the run goroutine
 	events   chan *nats.Msg // every membership message, in the order NATS delivered them
@@ -136,6 +137,8 @@ func Join(ctx context.Context, e *stoa.Engine, opts ...Option) (*Node, error) {
 		pins:      map[string]*remotePin{},
 		providers: map[string]int{},
 		changed:   make(chan struct{}),
+		work:      make(chan job),
+		stopWork:  make(chan struct{}),
 	}
 	type served struct {
 		canon string
@@ -431,9 +434,7 @@ func (n *Node) Close(ctx context.Context) error {
 }
 
 func (n *Node) drain(ctx context.Context) error {
-	n.mu.Lock()
-	n.draining = true
-	n.mu.Unlock()
+	n.stopServing()
 	var errs []error
 	if n.svc != nil {
 		if err := n.svc.Stop(); err != nil { // unsubscribes the pins' endpoints
@@ -457,6 +458,16 @@ func (n *Node) drain(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// stopServing starts no more workers, and ends idle ones.
+func (n *Node) stopServing() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.draining {
+		n.draining = true
+		close(n.stopWork)
+	}
+}
+
 // shutdown ends what Join started, without waiting.
 func (n *Node) shutdown() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -467,9 +478,7 @@ func (n *Node) shutdown() {
 // shutdownCtx stops the membership loop, removes the forwarders, and
 // drains and closes the node's own connection within ctx.
 func (n *Node) shutdownCtx(ctx context.Context) error {
-	n.mu.Lock()
-	n.draining = true
-	n.mu.Unlock()
+	n.stopServing()
 	if n.svc != nil {
 		n.svc.Stop()
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -13,54 +13,127 @@ import (
 )
 
 // handler serves the acts that arrive on one of the node's pins. NATS
-// calls it on the endpoint's own goroutine, one message after another, so
-// each act runs on a goroutine of its own (up to WithMaxInFlight), letting
-// a slow act not hold up the next. While the node drains, acts run on the
-// endpoint's goroutine, which the connection's drain waits for.
+// calls it on the endpoint's own goroutine, one message after another.
+//
+// A pin whose acts have all been quick lately is served right there: no
+// goroutine switch, and the replies to a burst of acts leave in one write
+// (RATIONALE.md, "Serving"). Otherwise each act goes to a worker, so that a
+// slow act does not hold up the next: workers are goroutines that stay a
+// while after an act (a fresh goroutine would grow its stack again for each
+// act's JSON), at most WithMaxInFlight of them, beyond which the endpoint's
+// goroutine serves the act itself and NATS holds the rest. While the node
+// drains, no worker starts: the endpoint's goroutine serves, and the
+// connection's drain waits for it.
 func (n *Node) handler(canon string) micro.Handler {
-	pm := n.met.forServed(canon)
+	sp := &servedPin{pm: n.met.forServed(canon)}
 	return micro.HandlerFunc(func(r micro.Request) {
+		if sp.quick() {
+			sp.observe(n.serve(sp.pm, r))
+			return
+		}
+		j := job{sp, r}
+		select {
+		case n.work <- j: // an idle worker takes it
+			return
+		default:
+		}
 		n.mu.Lock()
-		async := !n.draining && n.serving < n.cfg.maxInFlight
-		if async {
-			n.serving++
+		spawn := !n.draining && n.workers < n.cfg.maxInFlight
+		if spawn {
+			n.workers++
 			n.wg.Add(1)
 		}
 		n.mu.Unlock()
-		if !async {
-			n.serve(pm, r)
+		if !spawn {
+			sp.observe(n.serve(sp.pm, r))
 			return
 		}
-		go func() {
-			defer n.served()
-			n.serve(pm, r)
-		}()
+		go n.worker(j)
 	})
 }
 
-func (n *Node) served() {
-	n.mu.Lock()
-	n.serving--
-	n.mu.Unlock()
-	n.wg.Done()
+// servedPin is what the node learns about the speed of a pin it serves.
+type servedPin struct {
+	pm   *pinMetrics
+	acts atomic.Int32 // acts served, up to quickAfter
+	avg  atomic.Int64 // moving average of the acts' durations, ns
 }
 
-// serve runs one act on the engine and replies.
-func (n *Node) serve(pm *pinMetrics, r micro.Request) {
+// A pin is served on the endpoint's goroutine once quickAfter acts have
+// been served and while the moving average of their durations (each new
+// act weighing 1/8) stays under slowAct; one act made slow by a busy
+// machine moves the average little, a slow handler soon moves it past.
+const (
+	quickAfter = 64
+	slowAct    = time.Millisecond
+)
+
+func (sp *servedPin) quick() bool {
+	return sp.acts.Load() >= quickAfter && sp.avg.Load() < int64(slowAct)
+}
+
+func (sp *servedPin) observe(d time.Duration) {
+	a := sp.avg.Load()
+	sp.avg.Store(a + (int64(d)-a)/8) // racy between workers, and fine: an estimate
+	if sp.acts.Load() < quickAfter {
+		sp.acts.Add(1)
+	}
+}
+
+// job is an act for a worker.
+type job struct {
+	sp *servedPin
+	r  micro.Request
+}
+
+// workerIdle is how long a worker waits for another act before it ends.
+const workerIdle = 2 * time.Second
+
+func (n *Node) worker(j job) {
+	defer func() {
+		n.mu.Lock()
+		n.workers--
+		n.mu.Unlock()
+		n.wg.Done()
+	}()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		j.sp.observe(n.serve(j.sp.pm, j.r))
+		idle.Reset(workerIdle)
+		select {
+		case j = <-n.work:
+		case <-idle.C:
+			return
+		case <-n.stopWork:
+			return
+		}
+	}
+}
+
+// serve runs one act on the engine, replies, and returns how long the act
+// took.
+func (n *Node) serve(pm *pinMetrics, r micro.Request) time.Duration {
 	start := time.Now()
 	n.met.inFlight.Inc()
 	defer n.met.inFlight.Dec()
 	h := nats.Header(r.Headers())
 	ctx := context.Background()
-	if ms, err := strconv.ParseInt(h.Get(hdrTimeout), 10, 64); err == nil && ms > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
-		defer cancel()
-	}
-	if m := metaFrom(h); m != (stoa.Meta{}) {
+	hops := 0
+	if v := h.Get(hdrAct); v != "" {
+		var m stoa.Meta
+		var ms int64
+		m, ms, hops = parseAct(v)
+		if ms > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+			defer cancel()
+		}
+		m.TraceParent, m.TraceState = h.Get(hdrTrace), h.Get(hdrTraceSt)
 		ctx = stoa.WithMeta(ctx, m)
+	} else if tp := h.Get(hdrTrace); tp != "" {
+		ctx = stoa.WithMeta(ctx, stoa.Meta{TraceParent: tp, TraceState: h.Get(hdrTraceSt)})
 	}
-	hops, _ := strconv.Atoi(h.Get(hdrHops))
 	ctx = context.WithValue(ctx, hopsKey{}, hops+1)
 
 	out, err := n.e.Act(ctx, json.RawMessage(r.Data()))
@@ -76,23 +149,13 @@ func (n *Node) serve(pm *pinMetrics, r micro.Request) {
 	} else {
 		pm.ok.Inc()
 	}
-	pm.dur.Observe(time.Since(start).Seconds())
+	took := time.Since(start)
+	pm.dur.Observe(took.Seconds())
 	if reply.Subject == "" {
-		return // sent without a reply subject: nobody waits
+		return took // sent without a reply subject: nobody waits
 	}
 	if err := n.nc.PublishMsg(reply); err != nil {
 		n.cfg.log.Warn("mesh: cannot reply", "pin", pm.pin, "err", err)
 	}
-}
-
-// metaFrom reads the act's metadata from its headers.
-func metaFrom(h nats.Header) stoa.Meta {
-	return stoa.Meta{
-		ID:          h.Get(hdrActID),
-		TxID:        h.Get(hdrTxID),
-		ParentID:    h.Get(hdrParentID),
-		Caller:      h.Get(hdrCaller),
-		TraceParent: h.Get(hdrTrace),
-		TraceState:  h.Get(hdrTraceSt),
-	}
+	return took
 }

@@ -27,17 +27,12 @@ const (
 
 // Headers an act carries across the hop.
 const (
-	hdrActID     = "Stoa-Act-Id"
-	hdrTxID      = "Stoa-Tx-Id"
-	hdrParentID  = "Stoa-Parent-Id"
-	hdrCaller    = "Stoa-Caller"
-	hdrTimeout   = "Stoa-Timeout" // milliseconds left when sent
-	hdrHops      = "Stoa-Hops"    // only on an act sent from inside a served act
-	hdrTrace     = "traceparent"  // W3C trace context, as OpenTelemetry's NATS carriers name it
+	hdrAct       = "Stoa-Act"    // "id tx parent caller ms-left [hops]" (actHeader)
+	hdrTrace     = "traceparent" // W3C trace context, as OpenTelemetry's NATS carriers name it
 	hdrTraceSt   = "tracestate"
 	hdrErr       = "Nats-Service-Error" // the NATS service API's error headers
 	hdrErrCode   = "Nats-Service-Error-Code"
-	maxHops      = 8
+	maxHops      = 16
 	maxSubjToken = 200
 )
 

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,8 +60,10 @@ type Phase struct {
 	// CPU is the CPU time (user + system) the caller and provider
 	// processes spent during the loop, and BaseCPU the NATS server's, in
 	// seconds, from the kernel's accounting (what getrusage reports).
-	CPU     float64 `json:"cpu_s"`
-	BaseCPU float64 `json:"base_cpu_s"`
+	CPU         float64 `json:"cpu_s"`
+	CallerCPU   float64 `json:"caller_cpu_s"`
+	ProviderCPU float64 `json:"provider_cpu_s"`
+	BaseCPU     float64 `json:"base_cpu_s"`
 }
 
 // ActsPerS is the loop's throughput.
@@ -150,8 +153,10 @@ func Run(ctx context.Context, cfg Config) (map[string][]Round, error) {
 			if err != nil {
 				return out, fmt.Errorf("%s: %w", c, err)
 			}
-			logf("  seq p50 %.0f µs p99 %.0f µs; %d in flight: %.0f acts/s, p50 %.0f µs, p99 %.0f µs, CPU %.1f µs/act",
-				round.Seq.P50, round.Seq.P99, InFlight, round.Tput.ActsPerS(), round.Tput.P50, round.Tput.P99, round.Tput.CPUPerAct())
+			t := round.Tput
+			per := func(s float64) float64 { return s / float64(max(t.Acts, 1)) * 1e6 }
+			logf("  seq p50 %.0f µs p99 %.0f µs; %d in flight: %.0f acts/s, p50 %.0f µs, p99 %.0f µs, CPU %.1f µs/act (caller %.1f, provider %.1f; NATS server %.1f)",
+				round.Seq.P50, round.Seq.P99, InFlight, t.ActsPerS(), t.P50, t.P99, t.CPUPerAct(), per(t.CallerCPU), per(t.ProviderCPU), per(t.BaseCPU))
 			out[c] = append(out[c], round)
 		}
 	}
@@ -200,13 +205,12 @@ func runRound(ctx context.Context, name string, prov, call []string, basePID int
 		case strings.HasPrefix(line, "begin "):
 			at = [3]float64{cpu(c.cmd.Process.Pid), cpu(p.cmd.Process.Pid), cpu(basePID)}
 		case strings.HasPrefix(line, "end "):
-			used := cpu(c.cmd.Process.Pid) - at[0] + cpu(p.cmd.Process.Pid) - at[1]
-			base := cpu(basePID) - at[2]
 			ph := &round.Seq
 			if line == "end tput" {
 				ph = &round.Tput
 			}
-			ph.CPU, ph.BaseCPU = used, base
+			ph.CallerCPU, ph.ProviderCPU = cpu(c.cmd.Process.Pid)-at[0], cpu(p.cmd.Process.Pid)-at[1]
+			ph.CPU, ph.BaseCPU = ph.CallerCPU+ph.ProviderCPU, cpu(basePID)-at[2]
 		case strings.HasPrefix(line, "{"):
 			var r struct {
 				Name string `json:"phase"`
@@ -355,6 +359,13 @@ func Main() bool {
 	role, args := os.Args[i+1], os.Args[i+2:]
 	ctx, stop := signalContext()
 	defer stop()
+	if prefix := os.Getenv("STOA_MESHBENCH_CPUPROFILE"); prefix != "" {
+		// Profile each child process: go tool pprof PREFIX-ROLE.pprof
+		if f, err := os.Create(prefix + "-" + role + ".pprof"); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	var err error
 	switch role {
 	case "base":
@@ -372,6 +383,7 @@ func Main() bool {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshbench:", role+":", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 	return true

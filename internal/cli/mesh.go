@@ -168,7 +168,7 @@ API ($SRV.INFO, $SRV.STATS), so only live nodes answer; it does not join.
 				enc := json.NewEncoder(w)
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
-					Nodes []mesh.Peer      `json:"nodes"`
+					Nodes []mesh.Peer     `json:"nodes"`
 					Pins  []mesh.PinCount `json:"pins"`
 				}{peers, pins})
 			}

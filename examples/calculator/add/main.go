@@ -19,4 +19,3 @@ func main() {
 		return service.Result{Result: in.Operands[0] + in.Operands[1]}, nil
 	})
 }
-
