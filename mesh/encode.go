@@ -1,14 +1,108 @@
 package mesh
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stoaproject/stoa"
 )
+
+// metaKey is the member of an act's JSON that carries its metadata across
+// the hop; it is always the first, and a message's own member of that
+// name is dropped (RATIONALE.md, "Metadata on the wire").
+const metaKey = "stoa$"
+
+// encodeAct writes the JSON a node sends for an act: the metadata first,
+// as "stoa$":"id tx parent caller ms-left [hops]" ("-" for an empty field,
+// %XX for a space, quote, backslash, percent or control byte in one), then
+// the message's members.
+func encodeAct(b []byte, m stoa.Meta, deadline time.Time, hops int, msg map[string]any) ([]byte, error) {
+	b = append(b, `{"`+metaKey+`":"`...)
+	for _, f := range []string{m.ID, m.TxID, m.ParentID, m.Caller} {
+		b = appendField(b, f)
+		b = append(b, ' ')
+	}
+	b = strconv.AppendInt(b, max(time.Until(deadline).Milliseconds(), 1), 10)
+	if hops > 0 {
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(hops), 10)
+	}
+	b = append(b, '"')
+	return appendMembers(b, msg, false)
+}
+
+func appendField(b []byte, s string) []byte {
+	if s == "" || s == "-" {
+		if s == "" {
+			return append(b, '-')
+		}
+		return append(b, "%2D"...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= ' ' || c == '"' || c == '\\' || c == '%' || c >= 0x7f:
+			b = append(b, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// decodeAct splits what encodeAct wrote into the metadata, the
+// milliseconds left (0 if not given), the hops so far and the message's
+// JSON. A message sent by a plain NATS client, without metadata, comes back
+// as it is.
+func decodeAct(data []byte) (m stoa.Meta, ms int64, hops int, body []byte) {
+	const prefix = `{"` + metaKey + `":"`
+	if !bytes.HasPrefix(data, []byte(prefix)) {
+		return m, 0, 0, data
+	}
+	end := bytes.IndexByte(data[len(prefix):], '"')
+	if end < 0 {
+		return m, 0, 0, data
+	}
+	v := string(data[len(prefix) : len(prefix)+end])
+	rest := data[len(prefix)+end+1:]
+	switch {
+	case len(rest) > 0 && rest[0] == ',':
+		body = make([]byte, 0, len(rest))
+		body = append(append(body, '{'), rest[1:]...)
+	default:
+		body = []byte("{}")
+	}
+	var f [6]string
+	for i := range f {
+		var ok bool
+		if f[i], v, ok = strings.Cut(v, " "); !ok {
+			break
+		}
+	}
+	unfield := func(s string) string {
+		if s == "-" {
+			return ""
+		}
+		if strings.IndexByte(s, '%') >= 0 {
+			if u, err := url.PathUnescape(s); err == nil {
+				return u
+			}
+		}
+		return s
+	}
+	m = stoa.Meta{ID: unfield(f[0]), TxID: unfield(f[1]), ParentID: unfield(f[2]), Caller: unfield(f[3])}
+	ms, _ = strconv.ParseInt(f[4], 10, 64)
+	if f[5] != "" {
+		hops, _ = strconv.Atoi(f[5])
+	}
+	return m, ms, hops, body
+}
 
 // appendMsg appends m as JSON, keys sorted as encoding/json sorts them. It
 // writes the types a decoded or hand-built message holds (strings,
@@ -18,15 +112,24 @@ import (
 // always what json.Marshal would accept, if not byte for byte what it
 // would write (it does not escape <, > and &).
 func appendMsg(b []byte, m map[string]any) ([]byte, error) {
+	return appendMembers(append(b, '{'), m, true)
+}
+
+// appendMembers appends m's members and the closing brace; first says
+// whether the object has no member yet. At the top of an act (first
+// false), a member named metaKey is left out.
+func appendMembers(b []byte, m map[string]any, first bool) ([]byte, error) {
 	var small [16]string
 	keys := small[:0]
 	for k := range m {
+		if !first && k == metaKey {
+			continue
+		}
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	b = append(b, '{')
 	for i, k := range keys {
-		if i > 0 {
+		if i > 0 || !first {
 			b = append(b, ',')
 		}
 		b = appendString(b, k)

@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,15 +28,16 @@ func (n *Node) forward(rp *remotePin) stoa.Handler {
 			return nil, &stoa.Error{Code: stoa.CodeExecute, Pattern: rp.canon,
 				Message: fmt.Sprintf("act crossed %d nodes without finding its handler; do the nodes agree on their pins?", hops)}
 		}
-		data, err := appendMsg(make([]byte, 0, 128), msg)
-		if err != nil {
-			return nil, &stoa.Error{Code: stoa.CodeInvalidMsg, Pattern: rp.canon, Message: "cannot encode message: " + err.Error(), Err: err}
-		}
 		deadline, ok := ctx.Deadline()
 		if !ok {
 			deadline = time.Now().Add(stoa.DefaultTimeout)
 		}
-		hdr := actHeader(stoa.ContextMeta(ctx), deadline, hops)
+		meta := stoa.ContextMeta(ctx)
+		data, err := encodeAct(make([]byte, 0, 192), meta, deadline, hops, msg)
+		if err != nil {
+			return nil, &stoa.Error{Code: stoa.CodeInvalidMsg, Pattern: rp.canon, Message: "cannot encode message: " + err.Error(), Err: err}
+		}
+		hdr := traceHeader(meta)
 		start := time.Now()
 		var reply *nats.Msg
 		if rp.idem.Load() {
@@ -62,75 +60,17 @@ func (n *Node) forward(rp *remotePin) stoa.Handler {
 	}
 }
 
-// actHeader carries the act's metadata and deadline across the hop, in
-// one header (RATIONALE.md, "Metadata on the wire"): Stoa-Act holds the
-// act id, transaction id, parent id, caller, milliseconds left and hops,
-// separated by spaces, "-" for an empty field. The W3C trace context goes
-// in its own standard headers, when there is one.
-func actHeader(m stoa.Meta, deadline time.Time, hops int) nats.Header {
-	var b strings.Builder
-	b.Grow(len(m.ID) + len(m.TxID) + len(m.ParentID) + len(m.Caller) + 16)
-	for _, f := range []string{m.ID, m.TxID, m.ParentID, m.Caller} {
-		b.WriteString(field(f))
-		b.WriteByte(' ')
+// traceHeader carries the act's W3C trace context, when it has one, in
+// the standard headers OpenTelemetry's NATS propagators read.
+func traceHeader(m stoa.Meta) nats.Header {
+	if m.TraceParent == "" {
+		return nil
 	}
-	b.WriteString(strconv.FormatInt(max(time.Until(deadline).Milliseconds(), 1), 10))
-	if hops > 0 {
-		b.WriteByte(' ')
-		b.WriteString(strconv.Itoa(hops))
-	}
-	h := nats.Header{hdrAct: {b.String()}}
-	if m.TraceParent != "" {
-		h[hdrTrace] = []string{m.TraceParent}
-		if m.TraceState != "" {
-			h[hdrTraceSt] = []string{m.TraceState}
-		}
+	h := nats.Header{hdrTrace: {m.TraceParent}}
+	if m.TraceState != "" {
+		h[hdrTraceSt] = []string{m.TraceState}
 	}
 	return h
-}
-
-// field writes one field of Stoa-Act: "-" when empty, spaces and '%'
-// escaped as in URLs.
-func field(s string) string {
-	switch {
-	case s == "":
-		return "-"
-	case s == "-" || strings.ContainsAny(s, " %"):
-		return strings.NewReplacer("%", "%25", " ", "%20", "-", "%2D").Replace(s)
-	}
-	return s
-}
-
-// parseAct reads Stoa-Act: the metadata, the milliseconds left (0 if not
-// given) and the hops so far.
-func parseAct(v string) (m stoa.Meta, ms int64, hops int) {
-	var f [6]string
-	for i := range f {
-		var ok bool
-		f[i], v, ok = strings.Cut(v, " ")
-		if !ok {
-			break
-		}
-	}
-	unfield := func(s string) string {
-		if s == "-" {
-			return ""
-		}
-		if strings.IndexByte(s, '%') >= 0 {
-			if u, err := url.PathUnescape(s); err == nil {
-				return u
-			}
-		}
-		return s
-	}
-	m = stoa.Meta{ID: unfield(f[0]), TxID: unfield(f[1]), ParentID: unfield(f[2]), Caller: unfield(f[3])}
-	if f[4] != "" {
-		ms, _ = strconv.ParseInt(f[4], 10, 64)
-	}
-	if f[5] != "" {
-		hops, _ = strconv.Atoi(f[5])
-	}
-	return m, ms, hops
 }
 
 // sendError turns a failed request into the act's error.

@@ -117,26 +117,22 @@ func (n *Node) serve(pm *pinMetrics, r micro.Request) time.Duration {
 	start := time.Now()
 	n.met.inFlight.Inc()
 	defer n.met.inFlight.Dec()
-	h := nats.Header(r.Headers())
 	ctx := context.Background()
-	hops := 0
-	if v := h.Get(hdrAct); v != "" {
-		var m stoa.Meta
-		var ms int64
-		m, ms, hops = parseAct(v)
-		if ms > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
-			defer cancel()
-		}
-		m.TraceParent, m.TraceState = h.Get(hdrTrace), h.Get(hdrTraceSt)
-		ctx = stoa.WithMeta(ctx, m)
-	} else if tp := h.Get(hdrTrace); tp != "" {
-		ctx = stoa.WithMeta(ctx, stoa.Meta{TraceParent: tp, TraceState: h.Get(hdrTraceSt)})
+	meta, ms, hops, body := decodeAct(r.Data())
+	if ms > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
+		defer cancel()
+	}
+	if h := r.Headers(); h != nil {
+		meta.TraceParent, meta.TraceState = nats.Header(h).Get(hdrTrace), nats.Header(h).Get(hdrTraceSt)
+	}
+	if meta != (stoa.Meta{}) {
+		ctx = stoa.WithMeta(ctx, meta)
 	}
 	ctx = context.WithValue(ctx, hopsKey{}, hops+1)
 
-	out, err := n.e.Act(ctx, json.RawMessage(r.Data()))
+	out, err := n.e.Act(ctx, json.RawMessage(body))
 	reply := &nats.Msg{Subject: r.Reply(), Data: out}
 	if err != nil {
 		var se *stoa.Error

@@ -27,7 +27,6 @@ const (
 
 // Headers an act carries across the hop.
 const (
-	hdrAct       = "Stoa-Act"    // "id tx parent caller ms-left [hops]" (actHeader)
 	hdrTrace     = "traceparent" // W3C trace context, as OpenTelemetry's NATS carriers name it
 	hdrTraceSt   = "tracestate"
 	hdrErr       = "Nats-Service-Error" // the NATS service API's error headers

@@ -56,6 +56,7 @@ func TestCompare(t *testing.T) {
 			}
 		}
 		cfg.NodeDir = dir
+		cfg.Seq, cfg.Tput, cfg.Rounds = 20000, 5*time.Second, 3
 		if *compare == "quick" {
 			cfg.Seq, cfg.Tput, cfg.Rounds = 2000, 2*time.Second, 1
 		}
