@@ -233,3 +233,24 @@ func kill(t *testing.T, s *server.Server, n *mesh.Node) {
 		time.Sleep(time.Millisecond) // the server has no disconnect notification for its embedder
 	}
 }
+
+// TestCloseWithoutServer: a node whose server is gone closes at once; it
+// has nobody to drain to.
+func TestCloseWithoutServer(t *testing.T) {
+	s := natstest.Server(t)
+	e := newEngine(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	n, err := mesh.Join(ctx, e, mesh.WithURLs(s.ClientURL()), mesh.WithDiscoveryWait(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Shutdown()
+	start := time.Now()
+	if err := n.Close(context.Background()); err != nil {
+		t.Errorf("close: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v with no server", d)
+	}
+}

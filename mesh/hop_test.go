@@ -3,9 +3,14 @@ package mesh_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/stoaproject/stoa"
 	"github.com/stoaproject/stoa/internal/natstest"
 	"github.com/stoaproject/stoa/mesh"
@@ -83,6 +88,18 @@ func TestMetrics(t *testing.T) {
 		if got := metric(t, c.reg, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	// As a node's /metrics shows them.
+	srv := httptest.NewServer(promhttp.HandlerFor(creg, promhttp.HandlerOpts{}))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `stoa_mesh_act_seconds_bucket{node="front",pin="role:back",le="0.005"}`; !strings.Contains(string(body), want) {
+		t.Errorf("/metrics has no %s:\n%s", want, body)
 	}
 }
 

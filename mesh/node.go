@@ -440,10 +440,12 @@ func (n *Node) drain(ctx context.Context) error {
 		if err := n.svc.Stop(); err != nil { // unsubscribes the pins' endpoints
 			errs = append(errs, fmt.Errorf("mesh: stop serving: %w", err))
 		}
-		if b, err := json.Marshal(micro.ServiceIdentity{Name: n.cfg.name, ID: n.id}); err == nil {
-			n.nc.Publish(leaveSubj, b)
+		if n.nc.IsConnected() { // no server to tell, or to wait for, otherwise
+			if b, err := json.Marshal(micro.ServiceIdentity{Name: n.cfg.name, ID: n.id}); err == nil {
+				n.nc.Publish(leaveSubj, b)
+			}
+			n.flush(ctx)
 		}
-		n.flush(ctx)
 	}
 	served := make(chan struct{})
 	go func() { n.wg.Wait(); close(served) }()
@@ -502,7 +504,7 @@ func (n *Node) shutdownCtx(ctx context.Context) error {
 	}
 	closed := make(chan struct{})
 	n.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
-	if ctx.Err() != nil || n.nc.Drain() != nil {
+	if ctx.Err() != nil || !n.nc.IsConnected() || n.nc.Drain() != nil {
 		n.nc.Close()
 		return nil
 	}
