@@ -161,6 +161,7 @@ type Limit struct {
 	How      string // the mechanism when Enforced, else why not
 }
 
+// String is the limit as "stoa up" prints it: "memory: enforced (how)".
 func (l Limit) String() string {
 	if l.Enforced {
 		return l.Name + ": enforced (" + l.How + ")"

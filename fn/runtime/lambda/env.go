@@ -97,7 +97,7 @@ func startOn(ctx context.Context, cfg Config, h *host) (*Env, error) {
 	e := &Env{
 		cfg:         cfg,
 		h:           h,
-		name:        "stoa-" + randHex(8),
+		name:        newName(),
 		uid:         -1,
 		queue:       make(chan *invocation, 1),
 		ready:       make(chan struct{}),
@@ -149,6 +149,7 @@ func (e *Env) start() error {
 	if err := os.MkdirAll(cfg.Dir, 0o711); err != nil {
 		return err
 	}
+	sweepOnce(cfg.Dir)
 	chown := false
 	gid := -1
 	if h.root {

@@ -105,6 +105,9 @@ func probe() *host {
 	if !h.v2Pids && h.pidsV1 == "" {
 		h.why["pids"] = "no pids cgroup controller this process may use (v1 or v2)"
 	}
+	for _, d := range []string{h.v2, h.memV1, h.pidsV1} {
+		sweepCgroups(d)
+	}
 	h.mountNS = canUnshareMount()
 	if !h.mountNS {
 		h.why["mountns"] = "cannot create a mount namespace"

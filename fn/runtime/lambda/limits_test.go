@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -119,6 +120,13 @@ func TestIsolation(t *testing.T) {
 	b := start(t, Config{Bundle: probeBundle})
 	if m, _ := call(t, a, `{"op":"write","path":"/tmp/secret","data":"a-tmp-secret"}`); m["err"] != nil {
 		t.Fatalf("a writes its /tmp: %v", m)
+	}
+	st, err := os.Stat(a.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sys := st.Sys().(*syscall.Stat_t); st.Mode().Perm() != 0o700 || int(sys.Uid) != a.uid || a.uid == b.uid || a.uid == 0 {
+		t.Errorf("a's code dir %s: mode %v owner %d; want 0700 owned by a's own uid %d (b's is %d)", a.dir, st.Mode().Perm(), sys.Uid, a.uid, b.uid)
 	}
 	aAPI := a.ln.Addr().String()
 	pidA := strconv.Itoa(a.proc.pid)

@@ -20,6 +20,7 @@ type peerListener struct {
 	uid uint32
 }
 
+// Accept returns the next connection from the environment's uid, closing others.
 func (l *peerListener) Accept() (net.Conn, error) {
 	for {
 		c, err := l.Listener.Accept()

@@ -113,7 +113,7 @@ func refillSpare(h *host, key spareKey) {
 	}
 	spares.Unlock()
 	if err == nil {
-		go st.expire()
+		time.AfterFunc(spareIdle, st.expire)
 	}
 }
 
@@ -124,7 +124,7 @@ func newSandboxThread(h *host, key spareKey) (*sandboxThread, error) {
 			return nil, err
 		}
 	}
-	name := "stoa-" + randHex(8)
+	name := newName()
 	st := &sandboxThread{key: key, image: filepath.Join(key.dir, name+".tmp.ext4"), req: make(chan spawnReq, 1)}
 	if err := images.create(h, key.dir, key.tmpMB, st.image); err != nil {
 		return nil, err
@@ -146,9 +146,8 @@ func newSandboxThread(h *host, key spareKey) (*sandboxThread, error) {
 	return st, nil
 }
 
-// expire tears an unclaimed spare down after spareIdle.
+// expire tears the spare down unless it was claimed.
 func (st *sandboxThread) expire() {
-	time.Sleep(spareIdle) // a lifetime bound, not a wait for readiness
 	st.mu.Lock()
 	mine := !st.claimed
 	st.claimed = true
