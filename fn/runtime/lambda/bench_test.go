@@ -75,29 +75,37 @@ func BenchmarkInvoke(b *testing.B) {
 	// provided-idle waits, with the timer stopped, until the runtime is
 	// parked in "next" again: the latency of a warm environment that sat
 	// idle, without the runtime's own turnaround after the previous answer.
-	b.Run("provided-idle", func(b *testing.B) {
-		e, err := Start(b.Context(), Config{Bundle: echoBundle, Dir: testDir})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer e.Close()
-		ctx := b.Context()
-		samples := make([]time.Duration, 0, b.N)
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			b.StopTimer()
-			e.waitParked()
-			b.StartTimer()
-			t0 := time.Now()
-			res, err := e.Invoke(ctx, benchPayload, InvokeOpts{})
-			samples = append(samples, time.Since(t0))
-			if err != nil || !bytes.Equal(res.Payload, benchPayload) {
-				b.Fatalf("Invoke = %v, %v", res, err)
+	// provided-idle-gomaxprocs1 is the same function with GOMAXPROCS=1 in
+	// its environment: aws-lambda-go's client hands each request between
+	// goroutines on several threads, and one P saves those wake-ups.
+	for _, v := range []struct {
+		name string
+		env  map[string]string
+	}{{"provided-idle", nil}, {"provided-idle-gomaxprocs1", map[string]string{"GOMAXPROCS": "1"}}} {
+		b.Run(v.name, func(b *testing.B) {
+			e, err := Start(b.Context(), Config{Bundle: echoBundle, Dir: testDir, Env: v.env})
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-		reportPercentiles(b, samples)
-	})
+			defer e.Close()
+			ctx := b.Context()
+			samples := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				b.StopTimer()
+				e.waitParked()
+				b.StartTimer()
+				t0 := time.Now()
+				res, err := e.Invoke(ctx, benchPayload, InvokeOpts{})
+				samples = append(samples, time.Since(t0))
+				if err != nil || !bytes.Equal(res.Payload, benchPayload) {
+					b.Fatalf("Invoke = %v, %v", res, err)
+				}
+			}
+			reportPercentiles(b, samples)
+		})
+	}
 }
 
 // BenchmarkColdStart times a cold start: Start (copy the bundle, claim a
