@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 	"github.com/stoaproject/stoa"
 	"github.com/stoaproject/stoa/internal/natstest"
 	"github.com/stoaproject/stoa/mesh"
@@ -251,5 +252,36 @@ func TestBalance(t *testing.T) {
 		if share < 0.20 || share > 0.47 {
 			t.Errorf("%s served %.1f%% of the acts, want 20%%–47%%", p.name, share*100)
 		}
+	}
+}
+
+// TestWithConn: a node on a connection it did not make serves and acts as
+// any other, and leaves the connection open when it closes.
+func TestWithConn(t *testing.T) {
+	s := natstest.Server(t)
+	opts, err := mesh.Options("shared", mesh.Auth{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(s.ClientURL(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	newProvider(t, s, "p", "role:calc,cmd:add")
+	caller := newEngine(t)
+	ctx := t.Context()
+	n, err := mesh.Join(ctx, caller, mesh.WithConn(nc), mesh.WithDiscoveryWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := caller.Act(ctx, "role:calc,cmd:add"); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !nc.IsConnected() {
+		t.Error("Close closed a connection the node did not make")
 	}
 }

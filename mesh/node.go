@@ -220,16 +220,24 @@ func Join(ctx context.Context, e *stoa.Engine, opts ...Option) (*Node, error) {
 
 // connect makes the node's connection and waits until it is up.
 func (n *Node) connect(ctx context.Context) error {
-	if n.cfg.conn != nil {
-		n.nc = n.cfg.conn
-		return nil
-	}
-	nc, err := dial(ctx, n.cfg, func() {
+	resync := func() {
 		select {
 		case n.resync <- struct{}{}:
 		default:
 		}
-	})
+	}
+	if nc := n.cfg.conn; nc != nil {
+		n.nc = nc
+		prev := nc.ReconnectHandler()
+		nc.SetReconnectHandler(func(c *nats.Conn) {
+			if prev != nil {
+				prev(c)
+			}
+			resync()
+		})
+		return nil
+	}
+	nc, err := dial(ctx, n.cfg, resync)
 	if err != nil {
 		return err
 	}

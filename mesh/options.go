@@ -148,8 +148,8 @@ func WithNATSOptions(opts ...nats.Option) Option {
 
 // WithConn makes the node use nc instead of connecting. The node then
 // neither sets nc's options nor closes it; nc should still use Stoa's
-// connection defaults (see Options). nc's closed and error handlers must
-// be set before Join, which wraps them.
+// connection defaults (see Options). Join wraps nc's reconnect, closed and
+// error handlers, so set them before it.
 func WithConn(nc *nats.Conn) Option {
 	return func(c *config) error {
 		if nc == nil {
