@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stoaproject/stoa"
 	"github.com/stoaproject/stoa/gateway"
@@ -305,5 +307,109 @@ func TestTokenFile(t *testing.T) {
 	}
 	if a, b := gateway.NewToken(), gateway.NewToken(); a == b {
 		t.Error("NewToken made the same token twice")
+	}
+}
+
+// TestConcurrentAmbiguousAdds: gateways adding ambiguous routes at the same
+// moment cannot both succeed, since the store is written with
+// compare-and-set on one value.
+func TestConcurrentAmbiguousAdds(t *testing.T) {
+	ns := natsServer(t)
+	var gws []*gw
+	for range 4 {
+		gws = append(gws, startGateway(t, ns, &gateway.Server{Store: openStore(t, ns)}))
+	}
+	for round := range 5 {
+		prefix := "/r" + string(rune('a'+round))
+		start := make(chan struct{})
+		errs := make(chan error, len(gws))
+		for i, g := range gws {
+			go func() {
+				<-start
+				_, err := g.PutRoute(context.Background(), gateway.Route{Method: "GET", Path: prefix + "/{p" + string(rune('0'+i)) + "}", Act: "role:x"})
+				errs <- err
+			}()
+		}
+		close(start)
+		ok := 0
+		for range gws {
+			err := <-errs
+			switch {
+			case err == nil:
+				ok++
+			case !errors.Is(err, gateway.ErrAmbiguous):
+				t.Errorf("round %d: PutRoute = %v, want nil or ErrAmbiguous", round, err)
+			}
+		}
+		if ok != 1 {
+			t.Errorf("round %d: %d of %d ambiguous adds succeeded, want 1", round, ok, len(gws))
+		}
+	}
+	stored, _ := gws[0].Store.Routes(t.Context())
+	if len(stored) != 5 {
+		t.Errorf("the store has %d routes, want 5: %v", len(stored), keysOf(stored))
+	}
+}
+
+// TestRequestsDuringRouteChanges: requests keep being answered, each by a
+// route in effect when it arrived, while the table changes under them.
+func TestRequestsDuringRouteChanges(t *testing.T) {
+	ns := natsServer(t)
+	provider(t, ns, map[string]stoa.Handler{"role:churn": echo})
+	g := startGateway(t, ns, &gateway.Server{Store: openStore(t, ns), Routes: []gateway.Route{
+		{Method: "GET", Path: "/stable/{id}", Act: "role:churn"},
+	}}, "role:churn")
+	done := make(chan struct{})
+	errs := make(chan string, 64)
+	var workers [8]chan struct{}
+	for i := range workers {
+		workers[i] = make(chan struct{})
+		go func() {
+			defer close(workers[i])
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				for _, p := range []string{"/stable/1", "/churn/1"} {
+					req, _ := http.NewRequest("GET", g.url+p, nil)
+					resp, err := client.Do(req)
+					if err != nil {
+						errs <- err.Error()
+						return
+					}
+					resp.Body.Close()
+					if p == "/stable/1" && resp.StatusCode != 200 || resp.StatusCode != 200 && resp.StatusCode != 404 {
+						select {
+						case errs <- p + ": " + resp.Status:
+						default:
+						}
+					}
+				}
+			}
+		}()
+	}
+	for i := range 30 {
+		r := gateway.Route{Method: "GET", Path: "/churn/{id}", Act: "role:churn", Timeout: time.Duration(i+1) * time.Second}
+		if i%3 == 2 {
+			if err := g.DeleteRoute(t.Context(), r.Key()); err != nil {
+				t.Fatal(err)
+			}
+			waitRoutes(t, g.Server, noRoute(r.Key()))
+			continue
+		}
+		if _, err := g.PutRoute(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		waitRoutes(t, g.Server, hasRoute(r.Key()))
+	}
+	close(done)
+	for _, w := range workers {
+		<-w
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
