@@ -48,6 +48,15 @@ type limits struct {
 
 var defaultLimits = limits{zip: MaxZipBytes, code: MaxCodeBytes, entries: 100_000}
 
+// stored returns the limits a stored zip is read under: it is re-compressed
+// and carries every directory, so it may come out a little larger than the
+// zip it was made from, but never larger than the code it holds plus the
+// zip's cap.
+func (l limits) stored() limits {
+	l.zip += l.code
+	return l
+}
+
 // maxLink caps a symbolic link's target.
 const maxLink = 4096
 
@@ -210,6 +219,12 @@ func (z zipFile) list(lim limits) ([]*entry, func(), error) {
 	}
 	return entries, func() { f.Close() }, nil
 }
+
+// storedZip is a zip the registry stored, read back to check it again; the
+// registry reads it under limits.stored.
+type storedZip string
+
+func (z storedZip) list(lim limits) ([]*entry, func(), error) { return zipFile(z).list(lim) }
 
 type zipBytes []byte
 

@@ -225,15 +225,42 @@ func TestBudget(t *testing.T) {
 	if _, err := listZip(bytes.NewReader(makeZip(t, files...)), int64(len(makeZip(t, files...))), lim); !errors.Is(err, ErrBundleTooLarge) {
 		t.Errorf("a zip of 11 entries with a cap of 10 = %v, want %v", err, ErrBundleTooLarge)
 	}
-	// The stored zip has a cap too.
-	lim = limits{zip: 100, code: 1 << 20, entries: 10}
-	tr, err = newTree([]*entry{{name: "a", kind: kindFile, open: func() (io.ReadCloser, error) {
-		return io.NopCloser(strings.NewReader(strings.Repeat("incompressible? no, but long enough", 10))), nil
-	}}}, lim)
+	// A zip within the zip cap is not refused for what normalising adds
+	// (here: five directory entries).
+	lim = limits{zip: 200, code: 1 << 20, entries: 100}
+	small := makeZip(t, txt("a/b/c/d/e/f", "x"))
+	if len(small) > 200 {
+		t.Fatalf("test zip of %d bytes, want at most 200", len(small))
+	}
+	entries, err := listZip(bytes.NewReader(small), int64(len(small)), lim)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.zip(t.Context(), lim); !errors.Is(err, ErrBundleTooLarge) {
+	if tr, err = newTree(entries, lim); err != nil {
+		t.Fatal(err)
+	}
+	z, err := tr.zip(t.Context(), lim)
+	if err != nil {
+		t.Fatalf("normalising a %d-byte zip under a 200-byte cap: %v", len(small), err)
+	}
+	if z.size <= 200 {
+		t.Errorf("the normalised zip is %d bytes; the test wants it over the 200-byte cap", z.size)
+	}
+	z.close()
+
+	// The stored zip has a cap too: the code's plus the zip's.
+	lim = limits{zip: 10, code: 100, entries: 100}
+	var empties []*entry
+	for i := range 20 {
+		empties = append(empties, &entry{name: strings.Repeat("e", i+1), kind: kindFile, open: func() (io.ReadCloser, error) {
+			return io.NopCloser(strings.NewReader("")), nil
+		}})
+	}
+	tr, err = newTree(empties, lim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.zip(t.Context(), lim); !errors.Is(err, ErrBundleTooLarge) || !strings.Contains(err.Error(), "the zip is over 110 bytes") {
 		t.Errorf("a stored zip over its cap = %v, want %v", err, ErrBundleTooLarge)
 	}
 }

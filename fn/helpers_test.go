@@ -208,8 +208,8 @@ func listTree(t testing.TB, dir string) []string {
 	return out
 }
 
-// storedZip returns the stored zip of v, checked against its SHA.
-func storedZip(t testing.TB, r *Registry, v *Version) []byte {
+// storedBytes returns the stored zip of v, checked against its SHA.
+func storedBytes(t testing.TB, r *Registry, v *Version) []byte {
 	t.Helper()
 	b, err := r.obs.GetBytes(t.Context(), v.CodeObject)
 	if err != nil {

@@ -199,7 +199,11 @@ func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // prepare reads, checks and (for go) builds the bundle, and returns it
 // normalised.
 func (r *Registry) prepare(ctx context.Context, name string, cfg *Config, b Bundle) (*zipped, error) {
-	entries, done, err := b.list(r.lim)
+	lim := r.lim
+	if _, ok := b.(storedZip); ok {
+		lim = lim.stored()
+	}
+	entries, done, err := b.list(lim)
 	if err != nil {
 		return nil, withFunction(err, name)
 	}
@@ -382,7 +386,7 @@ func (r *Registry) Update(ctx context.Context, name string, cfg *Config, b Bundl
 		}
 		defer os.Remove(f.Name())
 		defer f.Close()
-		b = zipFile(f.Name())
+		b = storedZip(f.Name())
 	}
 	id := h.ID
 	obj, sha, size := cur.CodeObject, cur.CodeSHA, cur.CodeSize
@@ -711,7 +715,7 @@ func (r *Registry) Code(ctx context.Context, v *Version, dir string) error {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	entries, err := listZip(f, v.CodeSize, r.lim)
+	entries, err := listZip(f, v.CodeSize, r.lim.stored())
 	if err != nil {
 		return withFunction(err, v.Function)
 	}
@@ -746,7 +750,7 @@ func (r *Registry) fetch(ctx context.Context, v *Version) (_ *os.File, err error
 			os.Remove(f.Name())
 		}
 	}()
-	h, tee := hashReader(io.LimitReader(res, r.lim.zip+1))
+	h, tee := hashReader(io.LimitReader(res, r.lim.stored().zip+1))
 	n, err := io.Copy(f, tee)
 	if errors.Is(err, jetstream.ErrDigestMismatch) {
 		return nil, corrupt("the object store's digest does not match")

@@ -28,7 +28,7 @@ func TestCreateGetResolveCode(t *testing.T) {
 	if fmt.Sprint(v.Config) != fmt.Sprint(want) {
 		t.Errorf("stored config = %+v, want %+v (defaults filled in)", v.Config, want)
 	}
-	storedZip(t, r, v)
+	storedBytes(t, r, v)
 
 	f, err := r.Get(ctx, "hello")
 	if err != nil {
@@ -232,7 +232,7 @@ func TestUpdateConcurrent(t *testing.T) {
 	}
 	// Every version's code is there and matches its SHA.
 	for _, v := range vs {
-		storedZip(t, r, &v)
+		storedBytes(t, r, &v)
 	}
 }
 
@@ -414,7 +414,7 @@ func TestCodeCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := storedZip(t, r, v)
+	b := storedBytes(t, r, v)
 	bad := slices.Clone(b)
 	bad[len(bad)/2] ^= 0xff
 	if _, err := r.obs.PutBytes(ctx, v.CodeObject, bad); err != nil { // same size, other bytes

@@ -2,6 +2,7 @@ package fn
 
 import (
 	"archive/zip"
+	"compress/flate"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -238,7 +239,7 @@ func (t *tree) zip(ctx context.Context, lim limits) (_ *zipped, err error) {
 		}
 	}()
 	h := sha256.New()
-	cw := &capWriter{w: io.MultiWriter(f, h), max: lim.zip}
+	cw := &capWriter{w: io.MultiWriter(f, h), max: lim.stored().zip}
 	if err := t.writeZip(ctx, cw, lim); err != nil {
 		return nil, err
 	}
@@ -249,6 +250,9 @@ func (t *tree) zip(ctx context.Context, lim limits) (_ *zipped, err error) {
 // writeZip writes the tree as a normalised zip to w.
 func (t *tree) writeZip(ctx context.Context, w io.Writer, lim limits) error {
 	zw := zip.NewWriter(w)
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
+		return flate.NewWriter(w, flate.BestSpeed) // deploys wait on this; see RATIONALE.md
+	})
 	b := &budget{left: lim.code, lim: lim.code}
 	for _, e := range t.entries {
 		if err := ctx.Err(); err != nil {
