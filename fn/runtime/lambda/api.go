@@ -95,6 +95,7 @@ const (
 
 var (
 	bodyAccepted     = []byte("{\"status\":\"OK\"}\n")
+	bodyClosing      = []byte("{\"errorMessage\":\"The environment is shutting down\",\"errorType\":\"EnvironmentClosing\"}\n")
 	bodyBadID        = []byte("{\"errorMessage\":\"Invalid request ID\",\"errorType\":\"InvalidRequestID\"}\n")
 	bodyStateTransit = []byte("{\"errorMessage\":\"Invalid state transition: the invocation was already answered\",\"errorType\":\"InvalidStateTransition\"}\n")
 	bodyInitFailed   = []byte("{\"errorMessage\":\"Invalid state transition: init failed\",\"errorType\":\"InvalidStateTransition\"}\n")
@@ -169,6 +170,7 @@ func (e *Env) serveNext(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-e.closing:
+			reply(w, http.StatusGone, bodyClosing)
 			return
 		}
 		e.mu.Lock()

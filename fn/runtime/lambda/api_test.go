@@ -255,7 +255,7 @@ func FuzzRuntimeAPI(f *testing.F) {
 		rec := httptest.NewRecorder()
 		e.serveAPI(rec, req.WithContext(ctx))
 		switch rec.Code {
-		case 200, 202, 400, 403, 404, 405, 413:
+		case 200, 202, 400, 403, 404, 405, 410, 413:
 		default:
 			t.Fatalf("%s %q: status %d", method, path, rec.Code)
 		}

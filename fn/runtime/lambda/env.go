@@ -447,6 +447,11 @@ func (e *Env) answered(ctx context.Context, inv *invocation, res *Result, timer 
 func (e *Env) exitError(id string) *Error {
 	<-e.proc.exited
 	desc := e.proc.state.String() // "exit status 1", "signal: killed"
+	select {
+	case <-e.closing:
+		desc += " (the environment was closed)"
+	default:
+	}
 	if e.cg != nil && e.cg.oomKilled() {
 		return newError(ErrOutOfMemory, id, fmt.Sprintf("RequestId: %s Error: Runtime exited with error: %s (out of memory: over %d MB)", id, desc, e.cfg.MemoryMB), nil)
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -346,5 +348,55 @@ func TestLogsKeepOrder(t *testing.T) {
 	}
 	if got := strings.Join(seq, ","); got != "START,out,out,END,REPORT" {
 		t.Errorf("log order %s; lines %q", got, lines)
+	}
+}
+
+// TestHammerInvokeAndClose invokes from several goroutines at once and
+// closes the environment under them: every call returns, with an answer or
+// one of the documented errors, and nothing deadlocks.
+func TestHammerInvokeAndClose(t *testing.T) {
+	e, err := Start(t.Context(), Config{Bundle: probeBundle, Dir: testDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ok atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1_000_000; i++ { // until Close kills the environment
+				res, err := e.Invoke(t.Context(), []byte(`{"g":1}`), InvokeOpts{})
+				switch {
+				case err == nil:
+					if string(res.Payload) != `{"g":1}` {
+						t.Errorf("answer %s", res.Payload)
+					}
+					if ok.Add(1) == 100 {
+						go e.Close()
+					}
+				case errors.Is(err, ErrEnvBusy):
+					runtime.Gosched()
+				case errors.Is(err, ErrEnvDead), errors.Is(err, ErrExited):
+					if ok.Load() < 100 {
+						t.Errorf("environment died before Close: %v", err)
+					}
+					return
+				default:
+					t.Errorf("Invoke: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := e.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if ok.Load() < 100 {
+		t.Errorf("%d invocations answered, want at least 100", ok.Load())
+	}
+	if _, err := e.Invoke(t.Context(), []byte(`{}`), InvokeOpts{}); !errors.Is(err, ErrEnvDead) {
+		t.Errorf("Invoke after Close: %v, want ErrEnvDead", err)
 	}
 }
