@@ -49,11 +49,12 @@ type proc struct {
 }
 
 // spawn starts the runtime from a dedicated OS thread that it then keeps
-// until the process exits. Everything that must hold from the runtime's first
-// instruction is set up on that thread and inherited by the fork: the mount
-// namespace (code at /var/task, private /tmp), the v1 cgroups, no_new_privs.
-// The child stops at exec under ptrace so that its rlimits are set before it
-// runs a single instruction; see RATIONALE.md.
+// until the process exits (without a sandbox; sandboxed runtimes start on a
+// sandboxThread the same way). Everything that must hold from the runtime's
+// first instruction is set up on that thread and inherited by the fork: the
+// v1 cgroups, no_new_privs (and in a sandbox the mount namespace). The child
+// stops at exec under ptrace so that its rlimits are set before it runs a
+// single instruction; see RATIONALE.md.
 func spawn(sp spawnSpec) (*proc, error) {
 	p := &proc{exited: make(chan struct{})}
 	started := make(chan error, 1)
@@ -158,8 +159,10 @@ func startOnThisThread(sp spawnSpec) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
-// joinCgroups moves this thread (only) into v1 cgroups: what it forks is
-// born inside them. It stays there until it exits, after the runtime.
+// joinCgroups moves this thread (only) into the v1 cgroups whose "tasks"
+// files are given: what it forks afterwards is born inside them. The
+// spawning thread joins the environment's cgroups before the fork, leaves
+// the memory one right after it and the pids one once the runtime exited.
 func joinCgroups(tasks []string) error {
 	for _, t := range tasks {
 		if err := os.WriteFile(t, []byte(strconv.Itoa(syscall.Gettid())), 0); err != nil {
