@@ -301,9 +301,10 @@ func validName(s string) bool {
 type RouteError struct {
 	Key   string // the route's key, "GET /users/{id}"
 	Field string // method, path, function, act, …
-	Err   error
+	Err   error  // what is wrong; ErrAmbiguous and ErrDuplicate match it with errors.Is
 }
 
+// Error says which route, which field and what is wrong.
 func (e *RouteError) Error() string {
 	return fmt.Sprintf("gateway: route %s: %s: %v", e.Key, e.Field, e.Err)
 }

@@ -43,8 +43,8 @@ type node struct {
 // Conflict is a route left out of the table because another took its
 // place first; Server.Conflicts lists them.
 type Conflict struct {
-	Route Route  `json:"route"`
-	Error string `json:"error"`
+	Route Route  `json:"route"` // the route left out, with its Source
+	Error string `json:"error"` // why: the route it collides with, and how
 	err   error
 }
 

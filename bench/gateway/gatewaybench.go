@@ -54,7 +54,7 @@ type Config struct {
 
 // Result holds every run: Runs[side] has one Stats per round.
 type Result struct {
-	Runs map[string][]Stats
+	Runs map[string][]Stats // side → one Stats per round
 }
 
 // Median is the run of side with the median throughput.
