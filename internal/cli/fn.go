@@ -1,0 +1,627 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/stoaproject/stoa"
+	"github.com/stoaproject/stoa/fn"
+	"github.com/stoaproject/stoa/fn/worker"
+	"github.com/stoaproject/stoa/mesh"
+)
+
+// fnFlags are the flags every stoa fn command has: where NATS is.
+type fnFlags struct {
+	nats    natsFlags
+	dataDir string
+}
+
+func (f *fnFlags) register(fs *pflag.FlagSet) {
+	f.nats.register(fs)
+	fs.StringVar(&f.dataDir, "data", defaultDataDir, "without --nats: the data directory of the stoa up to use")
+}
+
+// registry connects and opens the function registry. The connection
+// fails at once if no server answers: a one-shot command should not wait
+// for one.
+func (f *fnFlags) registry(ctx context.Context) (*fn.Registry, jetstream.JetStream, func(), error) {
+	url, auth, err := natsTarget(&f.nats, f.dataDir, os.Getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nc, err := connect(ctx, url, auth, "stoa-fn", nats.RetryOnFailedConnect(false), nats.MaxReconnects(0))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w (is stoa up running?)", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, err
+	}
+	octx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	reg, err := fn.Open(octx, js)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, fmt.Errorf("the function registry at %s: %w", url, err)
+	}
+	return reg, js, nc.Close, nil
+}
+
+func fnCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "fn",
+		Short: "Deploy, invoke and manage functions",
+		Long: `Deploy, invoke and manage functions: Lambda code run by the workers of the
+mesh, kept in the registry in JetStream, in the manner of claudia.
+
+  stoa fn create --name hello --runtime node --handler app.handler ./app
+  stoa fn invoke hello --payload '{"name":"Ada"}'
+  stoa fn update --name hello ./app
+  stoa fn alias hello prod 1
+  stoa fn logs hello --follow
+
+Every command finds the local stoa up through ./.stoa/nats.url (--data for
+another data directory), or talks to the NATS given by --nats or NATS_URL.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(fnCreateCmd(), fnUpdateCmd(), fnInvokeCmd(), fnListCmd(), fnVersionsCmd(), fnAliasCmd(), fnLogsCmd(), fnRmCmd())
+	return cmd
+}
+
+// configFlags are the flags that set a function's configuration.
+type configFlags struct {
+	cfg     fn.Config
+	timeout time.Duration
+	env     []string
+	fs      *pflag.FlagSet
+}
+
+func (c *configFlags) register(fs *pflag.FlagSet) {
+	c.fs = fs
+	fs.StringVar(&c.cfg.Runtime, "runtime", "", "provided (a bootstrap executable), go (a main package, built for you) or node")
+	fs.StringVar(&c.cfg.Handler, "handler", "", "node: file.export (app.handler); others: passed as _HANDLER")
+	fs.IntVar(&c.cfg.MemoryMB, "memory", 0, "memory size in MB (default 128)")
+	fs.DurationVar(&c.timeout, "timeout", 0, "the longest an invocation may run (default 3s)")
+	fs.IntVar(&c.cfg.TmpMB, "tmp", 0, "size of /tmp in MB (default 512)")
+	fs.IntVar(&c.cfg.Concurrency, "concurrency", 0, "environments at most, per worker (default 10)")
+	fs.StringArrayVar(&c.env, "env", nil, "an environment variable NAME=VALUE; repeatable")
+	fs.StringVar(&c.cfg.Description, "description", "", "what the function does")
+}
+
+// changed reports whether any configuration flag was given.
+func (c *configFlags) changed() bool {
+	for _, n := range []string{"runtime", "handler", "memory", "timeout", "tmp", "concurrency", "env", "description"} {
+		if c.fs.Changed(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// apply writes the flags given onto cfg.
+func (c *configFlags) apply(cfg *fn.Config) error {
+	set := func(name string, f func()) {
+		if c.fs.Changed(name) {
+			f()
+		}
+	}
+	set("runtime", func() { cfg.Runtime = c.cfg.Runtime })
+	set("handler", func() { cfg.Handler = c.cfg.Handler })
+	set("memory", func() { cfg.MemoryMB = c.cfg.MemoryMB })
+	set("timeout", func() { cfg.Timeout = fn.Duration(c.timeout) })
+	set("tmp", func() { cfg.TmpMB = c.cfg.TmpMB })
+	set("concurrency", func() { cfg.Concurrency = c.cfg.Concurrency })
+	set("description", func() { cfg.Description = c.cfg.Description })
+	if c.fs.Changed("env") {
+		cfg.Env = map[string]string{}
+		for _, kv := range c.env {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return usageError{fmt.Errorf("--env %q: want NAME=VALUE", kv)}
+			}
+			cfg.Env[k] = v
+		}
+	}
+	return nil
+}
+
+// bundleArg is the code a create or update deploys: a directory, or a
+// file ending in .zip.
+func bundleArg(args []string) (fn.Bundle, string, error) {
+	path := "."
+	if len(args) == 1 {
+		path = args[0]
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, "", usageError{fmt.Errorf("bundle: %w", err)}
+	}
+	if st.IsDir() {
+		return fn.DirBundle(path), path, nil
+	}
+	if strings.EqualFold(filepath.Ext(path), ".zip") {
+		return fn.ZipBundle(path), path, nil
+	}
+	return nil, "", usageError{fmt.Errorf("bundle %s: want a directory or a .zip file", path)}
+}
+
+// deployed is what create and update print, in the manner of claudia.
+type deployed struct {
+	Lambda deployedFn `json:"lambda"`
+}
+
+type deployedFn struct {
+	Name       string `json:"name"`
+	Version    int    `json:"version"`
+	Runtime    string `json:"runtime"`
+	Handler    string `json:"handler,omitempty"`
+	CodeSHA256 string `json:"codeSha256"`
+	CodeSize   int64  `json:"codeSize"`
+}
+
+func printDeployed(w io.Writer, v *fn.Version) error {
+	return printJSON(w, deployed{deployedFn{Name: v.Function, Version: v.Number, Runtime: v.Config.Runtime,
+		Handler: v.Config.Handler, CodeSHA256: v.CodeSHA, CodeSize: v.CodeSize}})
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func maxArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usageError{fmt.Errorf("%s takes %s, got %d arguments", cmd.CommandPath(), what, len(args))}
+		}
+		return nil
+	}
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s takes %s, got %d arguments", cmd.CommandPath(), what, len(args))}
+		}
+		return nil
+	}
+}
+
+func fnCreateCmd() *cobra.Command {
+	var f fnFlags
+	var c configFlags
+	var name string
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --runtime RUNTIME [flags] [BUNDLE]",
+		Short: "Deploy a new function",
+		Long: `Deploy a new function: store its code (BUNDLE, a directory or a .zip; the
+current directory by default) and configuration as version 1, and print
+JSON naming it.
+
+  stoa fn create --name hello --runtime node --handler app.handler ./app
+  stoa fn create --name hello --runtime go ./hello        # a Go main package
+  stoa fn create --name hello --runtime provided ./dist   # a bootstrap executable
+
+The bundle is checked before anything is stored; a bad one is refused with
+the reason, and the registry is left as it was.`,
+		Args: maxArgs(1, "one BUNDLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				return usageError{errors.New("--name is required")}
+			}
+			b, _, err := bundleArg(args)
+			if err != nil {
+				return err
+			}
+			var cfg fn.Config
+			if err := c.apply(&cfg); err != nil {
+				return err
+			}
+			reg, _, done, err := f.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			v, err := reg.Create(cmd.Context(), name, cfg, b)
+			if err != nil {
+				return err
+			}
+			return printDeployed(cmd.OutOrStdout(), v)
+		},
+	}
+	f.register(cmd.Flags())
+	c.register(cmd.Flags())
+	cmd.Flags().StringVar(&name, "name", "", "the function's name: letters, digits, - and _ (required)")
+	return cmd
+}
+
+func fnUpdateCmd() *cobra.Command {
+	var f fnFlags
+	var c configFlags
+	var name string
+	var keepCode bool
+	cmd := &cobra.Command{
+		Use:   "update --name NAME [flags] [BUNDLE]",
+		Short: "Deploy a new version of a function",
+		Long: `Deploy a new version of a function with no downtime: store the code of
+BUNDLE (the current directory by default) as the next version, with the
+latest version's configuration changed by the flags given, and move latest
+to it. Invocations in flight finish on the version they began on; every
+invocation that starts once this command has returned runs the new one.
+
+  stoa fn update --name hello ./app
+  stoa fn update --name hello --memory 256 --keep-code`,
+		Args: maxArgs(1, "one BUNDLE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				return usageError{errors.New("--name is required")}
+			}
+			var b fn.Bundle
+			if !keepCode {
+				var err error
+				if b, _, err = bundleArg(args); err != nil {
+					return err
+				}
+			} else if len(args) > 0 {
+				return usageError{errors.New("--keep-code takes no BUNDLE")}
+			}
+			reg, _, done, err := f.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			var cfg *fn.Config
+			if c.changed() {
+				latest, err := reg.Resolve(cmd.Context(), name, "latest")
+				if err != nil {
+					return err
+				}
+				cfg = &latest.Config
+				if err := c.apply(cfg); err != nil {
+					return err
+				}
+			}
+			v, err := reg.Update(cmd.Context(), name, cfg, b)
+			if err != nil {
+				return err
+			}
+			return printDeployed(cmd.OutOrStdout(), v)
+		},
+	}
+	f.register(cmd.Flags())
+	c.register(cmd.Flags())
+	cmd.Flags().StringVar(&name, "name", "", "the function to update (required)")
+	cmd.Flags().BoolVar(&keepCode, "keep-code", false, "keep the latest version's code: change only the configuration")
+	return cmd
+}
+
+func fnInvokeCmd() *cobra.Command {
+	var f fnFlags
+	var payload, qualifier string
+	var timeout time.Duration
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "invoke NAME",
+		Short: "Invoke a function and print its reply",
+		Long: `Invoke a function through the mesh (the act fn:NAME, as any service would)
+and print its reply on stdout.
+
+  stoa fn invoke hello --payload '{"name":"Ada"}'
+  stoa fn invoke hello --qualifier prod
+  stoa fn invoke hello --qualifier 3 --json
+
+--qualifier picks the version: latest (the default), a number or an alias.
+--json prints the whole reply: {"version", "requestId", "payload", "cold"}.
+When the function fails, its error body (what Lambda answers) goes to
+stdout, the error to stderr, and the exit code is 1.`,
+		Args: exactArgs(1, "one function NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req := worker.Request{Fn: args[0], Qualifier: qualifier}
+			if payload != "" {
+				if !json.Valid([]byte(payload)) {
+					return usageError{fmt.Errorf("--payload is not JSON: %s", payload)}
+				}
+				req.Payload = json.RawMessage(payload)
+			}
+			url, auth, err := natsTarget(&f.nats, f.dataDir, os.Getenv)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			jctx, cancel := context.WithTimeout(ctx, connectTimeout)
+			e := stoa.New(stoa.WithTimeout(timeout))
+			defer e.Close(context.WithoutCancel(ctx))
+			node, err := mesh.Join(jctx, e, mesh.WithURLs(url), mesh.WithAuth(auth), mesh.WithName("stoa-fn"),
+				mesh.WithNATSOptions(nats.RetryOnFailedConnect(false), nats.MaxReconnects(0)))
+			cancel()
+			if err != nil {
+				return fmt.Errorf("%w (is stoa up running?)", err)
+			}
+			defer func() {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				node.Close(cctx)
+			}()
+			ictx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			out, err := e.Act(ictx, req)
+			if err != nil {
+				return invokeFailure(cmd.OutOrStdout(), url, err)
+			}
+			if asJSON {
+				_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s\n", out)
+				return err
+			}
+			var r worker.Reply
+			if err := json.Unmarshal(out, &r); err != nil {
+				return fmt.Errorf("a reply that is not a worker's: %s", out)
+			}
+			switch {
+			case r.Payload != nil:
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s\n", r.Payload)
+			case r.PayloadBase64 != nil:
+				_, err = cmd.OutOrStdout().Write(r.PayloadBase64)
+			}
+			return err
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&payload, "payload", "", "the event, JSON (default {})")
+	cmd.Flags().StringVar(&qualifier, "qualifier", "", "latest, a version number or an alias")
+	cmd.Flags().DurationVar(&timeout, "timeout", worker.MaxTimeout, "how long to wait for the reply")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole reply, not only the function's payload")
+	return cmd
+}
+
+// invokeFailure prints the error body of a failed invocation on stdout
+// and returns the error for stderr.
+func invokeFailure(stdout io.Writer, url string, err error) error {
+	var se *stoa.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	if se.Code == stoa.CodeNotFound {
+		return fmt.Errorf("no function worker is on the mesh at %s: start stoa up, or stoa worker", url)
+	}
+	if body, ok := se.Details["payload"]; ok {
+		if b, err := json.Marshal(body); err == nil {
+			fmt.Fprintf(stdout, "%s\n", b)
+		}
+	}
+	return fmt.Errorf("%s: %s", se.Code, se.Message)
+}
+
+func fnListCmd() *cobra.Command {
+	var f fnFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the functions",
+		Long:  `List the functions of the registry: name, latest version, aliases, last change.`,
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			reg, _, done, err := f.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			fs, err := reg.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if fs == nil {
+					fs = []fn.Function{}
+				}
+				return printJSON(cmd.OutOrStdout(), fs)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tLATEST\tALIASES\tUPDATED")
+			for _, f := range fs {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.Name, f.Latest, aliasList(f.Aliases), f.Updated.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: [{name, latest, aliases, created, updated}]")
+	return cmd
+}
+
+// aliasList renders aliases as "prod=3,staging=4", sorted, or "-".
+func aliasList(m map[string]int) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	var out []string
+	for a, v := range m {
+		out = append(out, a+"="+strconv.Itoa(v))
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+func fnVersionsCmd() *cobra.Command {
+	var f fnFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "versions NAME",
+		Short: "List the versions of a function",
+		Long:  `List the versions of a function, oldest first, with their configuration and the aliases pointing at each.`,
+		Args:  exactArgs(1, "one function NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, _, done, err := f.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			fu, err := reg.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			vs, err := reg.Versions(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if vs == nil {
+					vs = []fn.Version{}
+				}
+				return printJSON(cmd.OutOrStdout(), vs)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "VERSION\tALIASES\tRUNTIME\tHANDLER\tMEMORY\tTIMEOUT\tCODE\tCREATED")
+			for _, v := range vs {
+				var as []string
+				if v.Number == fu.Latest {
+					as = append(as, "latest")
+				}
+				for a, n := range fu.Aliases {
+					if n == v.Number {
+						as = append(as, a)
+					}
+				}
+				slices.Sort(as[min(1, len(as)):])
+				al := strings.Join(as, ",")
+				if al == "" {
+					al = "-"
+				}
+				h := v.Config.Handler
+				if h == "" {
+					h = "-"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d MB\t%s\t%.12s\t%s\n", v.Number, al, v.Config.Runtime, h, v.Config.MemoryMB,
+					v.Config.Timeout, v.CodeSHA, v.Created.Local().Format(time.DateTime))
+			}
+			return tw.Flush()
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the versions as JSON")
+	return cmd
+}
+
+func fnAliasCmd() *cobra.Command {
+	var f fnFlags
+	var del bool
+	cmd := &cobra.Command{
+		Use:   "alias NAME ALIAS [VERSION]",
+		Short: "Point an alias at a version, or remove it",
+		Long: `Point an alias of a function at a version (creating or moving it), or with
+--delete remove it. Invokers name the alias with --qualifier; a worker
+pre-warms the version an alias moves to.
+
+  stoa fn alias hello prod 3
+  stoa fn alias hello prod --delete`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if del {
+				return exactArgs(2, "NAME and ALIAS with --delete")(cmd, args)
+			}
+			return exactArgs(3, "NAME, ALIAS and VERSION")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var n int
+			if !del {
+				var err error
+				if n, err = strconv.Atoi(args[2]); err != nil || n < 1 {
+					return usageError{fmt.Errorf("VERSION %q: want a version number", args[2])}
+				}
+			}
+			reg, _, done, err := f.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			if del {
+				return reg.DeleteAlias(cmd.Context(), args[0], args[1])
+			}
+			if err := reg.SetAlias(cmd.Context(), args[0], args[1], n); err != nil {
+				return err
+			}
+			return printJSON(cmd.OutOrStdout(), map[string]any{"name": args[0], "alias": args[1], "version": n})
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&del, "delete", false, "remove the alias")
+	return cmd
+}
+
+func fnLogsCmd() *cobra.Command {
+	var f fnFlags
+	var follow bool
+	var since time.Duration
+	var version int
+	cmd := &cobra.Command{
+		Use:   "logs NAME",
+		Short: "Print a function's logs",
+		Long: `Print a function's logs: each invocation's output between Lambda's START,
+END and REPORT lines, as the workers kept them (in the JetStream stream
+STOA_FN_LOGS, which drops the oldest beyond its age and size limits).
+
+  stoa fn logs hello
+  stoa fn logs hello --since 10m --follow`,
+		Args: exactArgs(1, "one function NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			_, js, done, err := f.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			opts := worker.LogOptions{Follow: follow, Version: version}
+			if since > 0 {
+				opts.Since = time.Now().Add(-since)
+			}
+			w := cmd.OutOrStdout()
+			return worker.ReadLogs(cmd.Context(), js, args[0], opts, func(r worker.LogRecord) error {
+				_, err := w.Write(r.Text)
+				return err
+			})
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&follow, "follow", false, "keep printing new logs until interrupted")
+	cmd.Flags().DurationVar(&since, "since", 0, "only logs from this long ago on (10m, 2h)")
+	cmd.Flags().IntVar(&version, "version", 0, "only this version's logs")
+	return cmd
+}
+
+func fnRmCmd() *cobra.Command {
+	var f fnFlags
+	cmd := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Delete a function",
+		Long:  `Delete a function: every version, alias and the code. Workers close its environments.`,
+		Args:  exactArgs(1, "one function NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			reg, _, done, err := f.registry(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer done()
+			if err := reg.Delete(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.ErrOrStderr(), "deleted", args[0])
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
