@@ -25,6 +25,7 @@ var runners = []string{
 	"bench/inproc",
 	"bench/http",
 	"bench/gateway",
+	"bench/fn",
 }
 
 func main() {

@@ -1,0 +1,2 @@
+// echo: the benchmark's Node function, for the Node cold start.
+exports.handler = async (event) => event;
