@@ -110,6 +110,11 @@ func (n *Node) suspect(canon string) {
 	}
 }
 
+// maxNoResponders is how many "no responders" answers in a row an act on
+// an idempotent pin takes before it fails with act_not_found: about 600 ms
+// in all, enough for providers that lost their server to reach another.
+const maxNoResponders = 5
+
 // retryStatus is one request's outcome in requestRetry.
 type retryStatus struct {
 	m   *nats.Msg
@@ -144,10 +149,10 @@ func (n *Node) requestRetry(rp *remotePin, data []byte, hdr nats.Header, deadlin
 			last = r.err
 			if errors.Is(r.err, nats.ErrNoResponders) {
 				noResp++
-				if noResp > 3 && pending == 0 {
+				if noResp > maxNoResponders && pending == 0 {
 					return nil, r.err
 				}
-				if pending == 0 { // try again soon: 20, 40, 80 ms
+				if pending == 0 { // try again soon: 20, 40, 80, 160, 320 ms
 					timer.Reset(min(time.Duration(10<<noResp)*time.Millisecond, time.Until(deadline)))
 				}
 				continue

@@ -66,7 +66,7 @@ func TestClusterBaseKilled(t *testing.T) {
 	t.Logf("killed base %s (the caller's); plain pin: %v", bases[victim].name, plain)
 	t.Logf("killed base %s (the caller's); idempotent pin: %v", bases[victim].name, idem)
 	if idem.failed != 0 {
-		t.Errorf("%d acts on the idempotent pin failed, want 0", idem.failed)
+		t.Errorf("%d acts on the idempotent pin failed (%v, sent %v to %v after the start), want 0", idem.failed, idem.errs, idem.firstFail, idem.lastFailSent)
 	}
 	if idem.gap >= 2*time.Second || plain.gap >= 2*time.Second {
 		t.Errorf("longest gap without a reply: %v (idempotent), %v (plain); want < 2 s", idem.gap, plain.gap)

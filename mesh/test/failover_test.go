@@ -67,7 +67,7 @@ func TestSIGKILL(t *testing.T) {
 	t.Logf("plain pin: %v", plain)
 	t.Logf("idempotent pin: %v", idem)
 	if idem.failed != 0 {
-		t.Errorf("%d acts on the idempotent pin failed, want 0", idem.failed)
+		t.Errorf("%d acts on the idempotent pin failed (%v), want 0", idem.failed, idem.errs)
 	}
 	for _, o := range out {
 		if o.err == nil {
