@@ -57,6 +57,15 @@ func apiRoutes() []apiRoute {
 		{"GET", "/routes/{key}", false, (*Server).apiGetRoute},
 		{"PUT", "/routes/{key}", false, (*Server).apiPutRoute},
 		{"DELETE", "/routes/{key}", false, (*Server).apiDeleteRoute},
+		{"GET", "/functions", false, (*Server).apiListFunctions},
+		{"POST", "/functions", false, (*Server).apiCreateFunction},
+		{"GET", "/functions/{name}", false, (*Server).apiGetFunction},
+		{"PUT", "/functions/{name}", false, (*Server).apiUpdateFunction},
+		{"DELETE", "/functions/{name}", false, (*Server).apiDeleteFunction},
+		{"GET", "/functions/{name}/versions", false, (*Server).apiListVersions},
+		{"GET", "/functions/{name}/versions/{version}", false, (*Server).apiGetVersion},
+		{"PUT", "/functions/{name}/aliases/{alias}", false, (*Server).apiSetAlias},
+		{"DELETE", "/functions/{name}/aliases/{alias}", false, (*Server).apiDeleteAlias},
 		{"POST", "/functions/{name}/invoke", false, (*Server).apiInvoke},
 	}
 }

@@ -99,9 +99,21 @@
 //
 // Under [APIPrefix] (/_stoa/api/v1), JSON, behind a bearer token
 // ([Server.Token], compared in constant time; without it: 401, nothing
-// changed): routes (list, replace, get, put, delete one) and function
-// invocation. The OpenAPI document, openapi.json in this directory, is
-// served at the prefix.
+// changed):
+//
+//	GET, PUT             /routes                 routes in effect (and conflicts); replace the stored ones
+//	GET, PUT, DELETE     /routes/{key}           one route ("GET /users/{id}", path-escaped)
+//	GET, POST            /functions              list; create (config, base64 zip)
+//	GET, PUT, DELETE     /functions/{name}       get; update (new version); delete
+//	GET                  /functions/{name}/versions[/{version}]
+//	PUT, DELETE          /functions/{name}/aliases/{alias}
+//	POST                 /functions/{name}/invoke
+//
+// The function endpoints call the registry ([Server.Registry]); a
+// function's declared routes are checked against the table before it is
+// stored, and create and update answer once this gateway routes by them.
+// The OpenAPI document, openapi.json in this directory, is served at the
+// prefix.
 //
 // # Shutdown
 //

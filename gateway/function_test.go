@@ -3,6 +3,8 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -216,5 +218,33 @@ func TestFunctionSource(t *testing.T) {
 	}
 	if r := do(t, "GET", g.url+"/hello", ""); r.status != 404 {
 		t.Errorf("GET /hello after the function dropped it: got %d, want 404", r.status)
+	}
+}
+
+// failingFunctions is a FunctionSource that cannot watch.
+type failingFunctions struct{}
+
+func (failingFunctions) WatchRoutes(context.Context, func([]gateway.Route)) error {
+	return errors.New("registry unreachable")
+}
+
+// TestStartFails: a source that cannot give its routes fails Start with
+// its error (and Start returns only once its watchers have stopped); the
+// gateway is not ready, and Serve refuses to serve.
+func TestStartFails(t *testing.T) {
+	e := newEngine(t)
+	s := &gateway.Server{Engine: e, Functions: failingFunctions{}}
+	if err := s.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "registry unreachable") {
+		t.Fatalf("Start = %v, want the source's error", err)
+	}
+	if s.Ready() == nil {
+		t.Error("Ready() = nil after a failed Start")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Serve(ln); err == nil || errors.Is(err, gateway.ErrServerClosed) {
+		t.Errorf("Serve after a failed Start = %v, want Start's error", err)
 	}
 }

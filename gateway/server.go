@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stoaproject/stoa"
+	"github.com/stoaproject/stoa/fn"
 	"github.com/stoaproject/stoa/stoahttp"
 	"golang.org/x/time/rate"
 )
@@ -39,6 +40,9 @@ const (
 	DefaultReadTimeout       = stoahttp.DefaultReadTimeout
 	DefaultWriteTimeout      = stoahttp.DefaultWriteTimeout
 	DefaultIdleTimeout       = stoahttp.DefaultIdleTimeout
+
+	// StartTimeout bounds the Start that Serve makes when none was made.
+	StartTimeout = 30 * time.Second
 
 	maxHeaderBytes = 64 << 10
 )
@@ -75,8 +79,15 @@ type Server struct {
 
 	// Functions, if set, gives the routes functions declare in their
 	// configuration, kept up to date as functions change. They come after
-	// Routes and Store's.
+	// Routes and Store's. Nil means RegistryRoutes(Registry) when Registry
+	// is set, else none.
 	Functions FunctionSource
+
+	// Registry, if set, is the function registry behind the management
+	// API's function endpoints (create, update, versions, aliases, delete);
+	// nil makes them answer 503. Invoking needs no registry: it goes through
+	// the mesh, as function routes do.
+	Registry *fn.Registry
 
 	// Token is the bearer token the management API (under APIPrefix)
 	// requires, compared in constant time. "" turns the API off: its paths
@@ -273,22 +284,29 @@ func (s *Server) start(ctx context.Context) error {
 			})
 		}))
 	}
-	if s.Functions != nil {
+	functions := s.Functions
+	if functions == nil && s.Registry != nil {
+		functions = RegistryRoutes(s.Registry)
+	}
+	if functions != nil {
 		loads = append(loads, s.watch(wctx, "function routes", func(ctx context.Context, first func()) error {
-			return s.Functions.WatchRoutes(ctx, func(rs []Route) {
+			return functions.WatchRoutes(ctx, func(rs []Route) {
 				s.setRoutes(&s.fnRoutes, rs, "")
 				first()
 			})
 		}))
 	}
 	for _, l := range loads {
+		var err error
 		select {
-		case err := <-l:
-			if err != nil {
-				return err
-			}
+		case err = <-l:
 		case <-ctx.Done():
-			return fmt.Errorf("gateway: loading routes: %w", ctx.Err())
+			err = fmt.Errorf("gateway: loading routes: %w", ctx.Err())
+		}
+		if err != nil {
+			cancel() // a failed Start leaves nothing running
+			s.watchers.Wait()
+			return err
 		}
 	}
 	s.ready.Store(true)
@@ -419,9 +437,12 @@ func (s *Server) ListenAndServe() error {
 }
 
 // Serve serves on ln until Shutdown or Close, then returns ErrServerClosed;
-// it closes ln. It calls Start first if it has not been called.
+// it closes ln. It calls Start first if it has not been called, giving it
+// StartTimeout.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.Start(context.Background()); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
