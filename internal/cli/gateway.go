@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/stoaproject/stoa"
+	"github.com/stoaproject/stoa/fn"
 	"github.com/stoaproject/stoa/gateway"
 	"github.com/stoaproject/stoa/mesh"
 )
@@ -48,7 +49,9 @@ folded into the message.
 Routes live in the JetStream bucket stoa_routes, which every gateway of the
 mesh watches: the NATS server needs JetStream (stoa base --jetstream --data
 DIR). --routes loads a routes file into it at start ({"routes": [...]}; each
-route replaces the stored route of its key, others stay).
+route replaces the stored route of its key, others stay). The routes that
+functions declare (stoa fn create --route GET:/hello) come from the function
+registry on the same JetStream, and follow its changes.
 
 The management API (/_stoa/api/v1, OpenAPI document at that path) needs a
 bearer token: --token-file reads it from a file, or makes one there (mode
@@ -98,7 +101,7 @@ listens; logs (JSON, one line per error with its request id) go to stderr.`,
 	fs.DurationVar(&s.DefaultTimeout, "timeout", gateway.DefaultTimeout, "timeout of routes that set none")
 	fs.Int64Var(&s.MaxBodyBytes, "max-body", gateway.DefaultMaxBodyBytes, "largest request body, bytes; bigger ones get 413")
 	fs.StringVar(&bucket, "bucket", gateway.DefaultBucket, "JetStream key-value bucket of the routes")
-	fs.IntVar(&replicas, "replicas", 1, "replicas of the route bucket when the gateway creates it (3 on a cluster)")
+	fs.IntVar(&replicas, "replicas", 1, "replicas of the route and function buckets when the gateway creates them (3 on a cluster)")
 	fs.DurationVar(&s.ShutdownDelay, "drain-delay", 0, "on SIGTERM, how long to keep serving with /readyz at 503 before draining")
 	fs.DurationVar(&drain, "drain-timeout", 20*time.Second, "on SIGTERM, the most the whole shutdown may take")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -139,6 +142,11 @@ func runGateway(cmd *cobra.Command, s *gateway.Server, nf *natsFlags, routes []g
 			errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("%w (the route store needs JetStream: stoa base --jetstream --data DIR)", err)
 		}
+		return err
+	}
+	// The function registry: the function endpoints of the management API,
+	// and the routes functions declare.
+	if s.Registry, err = fn.Open(jctx, js, fn.WithReplicas(max(1, kv.Replicas))); err != nil {
 		return err
 	}
 	if err := s.Start(jctx); err != nil {

@@ -27,7 +27,11 @@ func TestGateway(t *testing.T) {
 	e.Add("role:hello,cmd:sayHello", func(_ context.Context, m stoa.Msg) (any, error) {
 		return map[string]any{"message": "Hello, " + m["name"].(string)}, nil
 	})
-	n, err := mesh.Join(t.Context(), e, mesh.WithURLs(ns.ClientURL()), mesh.WithPins("role:hello,cmd:sayHello"))
+	// A stand-in for a function worker: fn:* answers as fn/worker does.
+	e.Add("fn:*", func(_ context.Context, m stoa.Msg) (any, error) {
+		return map[string]any{"version": 1, "payload": "Hello from " + m["fn"].(string)}, nil
+	})
+	n, err := mesh.Join(t.Context(), e, mesh.WithURLs(ns.ClientURL()), mesh.WithPins("role:hello,cmd:sayHello", "fn:*"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +95,26 @@ func TestGateway(t *testing.T) {
 		if code, body := get(c.url, c.auth); code != c.code || !strings.Contains(body, c.want) {
 			t.Errorf("GET %s: %d %s, want %d and %q", c.url, code, body, c.code, c.want)
 		}
+	}
+
+	// A function created through the API brings its route: the gateway
+	// watches the registry.
+	zip := "UEsDBBQAAAAIAAAAIQAvOtrpFAAAABIAAAAJAAAAYm9vdHN0cmFwU1bUT8rM0y/O4EpNzshXyMjkAgBQSwECFAMUAAAACAAAACEALzra6RQAAAASAAAACQAAAAAAAAAAAAAA7YEAAAAAYm9vdHN0cmFwUEsFBgAAAAABAAEANwAAADsAAAAAAA==" // bootstrap, 0755
+	body := `{"name":"hello","config":{"runtime":"provided","routes":["GET:/fn"]},"code":"` + zip + `"}`
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", api+"/functions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST /functions: %d %s", resp.StatusCode, b)
+	}
+	// The reply to create comes once the gateway routes by the function.
+	if code, body := get(web+"/fn", ""); code != 200 || body != `"Hello from hello"` {
+		t.Errorf("GET /fn right after creating the function: %d %s", code, body)
 	}
 
 	stop() // SIGTERM
