@@ -16,6 +16,7 @@ import (
 // same store directory (what `stoa up` does when it starts again) serves
 // every function, version, alias and byte of code, and numbering goes on.
 func TestPersistence(t *testing.T) {
+	t.Parallel()
 	store := t.TempDir()
 	options := func() *server.Options {
 		o := natstest.Options()

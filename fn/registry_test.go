@@ -459,6 +459,7 @@ func TestOpenOptions(t *testing.T) {
 
 // TestReplicas: on a 3-server cluster, WithReplicas(3) makes both buckets R3.
 func TestReplicas(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts a 3-server JetStream cluster")
 	}

@@ -26,6 +26,7 @@ func sparse(t *testing.T, p string, size int64) {
 // TestRefused: each bad input is refused with an *Error of the right code,
 // naming the field at fault, and the registry is left as it was.
 func TestRefused(t *testing.T) {
+	t.Parallel()
 	r := newRegistry(t)
 	ctx := t.Context()
 	if _, err := r.Create(ctx, "exists", Config{Runtime: RuntimeNode, Handler: "app.handler"},
@@ -180,6 +181,7 @@ func TestRefused(t *testing.T) {
 
 // TestUpdateRefused: a refused update leaves the function as it was.
 func TestUpdateRefused(t *testing.T) {
+	t.Parallel()
 	r := newRegistry(t)
 	ctx := t.Context()
 	if _, err := r.Create(ctx, "f", Config{Runtime: RuntimeNode, Handler: "app.handler"},
@@ -247,6 +249,7 @@ func TestNodeHandlers(t *testing.T) {
 }
 
 func TestGoRuntime(t *testing.T) {
+	t.Parallel()
 	r := newRegistry(t)
 	ctx := t.Context()
 	v, err := r.Create(ctx, "hello-go", Config{Runtime: RuntimeGo}, DirBundle("testdata/go/hello"))

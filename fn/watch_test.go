@@ -111,6 +111,7 @@ func TestWatch(t *testing.T) {
 // up` starting again); the watch resumes, and what changed while it was
 // away arrives, possibly merged, ending on the current state.
 func TestWatchReconnect(t *testing.T) {
+	t.Parallel()
 	store := t.TempDir()
 	o := natstest.Options()
 	o.JetStream, o.StoreDir = true, store
