@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stoaproject/stoa"
 	"github.com/stoaproject/stoa/fn"
 	"github.com/stoaproject/stoa/fn/runtime/lambda"
@@ -577,6 +578,47 @@ func TestRequestDecode(t *testing.T) {
 		}
 		if err != nil || got.Fn != c.want.Fn || got.Qualifier != c.want.Qualifier || string(got.Payload) != string(c.want.Payload) {
 			t.Errorf("%s: got %+v (%s), %v; want %+v (%s)", c.in, got, got.Payload, err, c.want, c.want.Payload)
+		}
+	}
+}
+
+func TestCollector(t *testing.T) {
+	h := newHarness(t)
+	h.reg.put("echo", bundleOne, fn.Config{})
+	w := h.worker(nil)
+	for range 2 {
+		if _, _, err := h.invoke(t.Context(), stoa.Msg{"fn": "echo"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(w.Collector()); err != nil {
+		t.Fatal(err)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	for key, want := range map[string]float64{
+		"stoa_fn_invocations_total,function=echo,start=cold,version=1":           1,
+		"stoa_fn_invocations_total,function=echo,start=warm,version=1":           1,
+		"stoa_fn_environments,function=echo,state=idle,version=1":                1,
+		"stoa_fn_environments,function=echo,state=busy,version=1":                0,
+		"stoa_fn_environment_events_total,event=started,function=echo,version=1": 1,
+		"stoa_fn_errors_total,function=echo,version=1":                           0,
+	} {
+		if v, ok := got[key]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
 		}
 	}
 }

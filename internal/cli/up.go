@@ -140,6 +140,7 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 		return err
 	}
 	defer w.Close()
+	metrics.MustRegister(w.Collector())
 
 	urlFile := filepath.Join(data, natsURLFile)
 	if err := writePrivate(urlFile, b.ClientURL()+"\n"); err != nil {

@@ -73,6 +73,7 @@ its environments and exits 0.`,
 				return err
 			}
 			defer w.Close()
+			metrics.MustRegister(w.Collector())
 			var stopping atomic.Bool
 			health, err := serveHealth(httpAddr, metrics, &stopping, w.Ready)
 			if err != nil {
