@@ -35,7 +35,7 @@ function runCase (c) {
     } catch (e) {
       return settle({ answer: 'add_error:' + (e.code || 'unknown'), chain: null })
     }
-    const timer = setTimeout(() => settle({ answer: 'runner_timeout', chain: null }), 5000)
+    const timer = setTimeout(() => settle({ answer: 'runner_timeout', chain: null }), 30000)
     s.act(c.act, (err, out) => {
       clearTimeout(timer)
       if (err) {
@@ -50,7 +50,17 @@ let input = ''
 process.stdin.setEncoding('utf8')
 process.stdin.on('data', (d) => { input += d })
 process.stdin.on('end', async () => {
-  // Each case has its own instance, so they can all run at once.
-  const out = await Promise.all(JSON.parse(input).map(runCase))
+  // Each case has its own instance, so cases run several at a time; not all
+  // at once, which on a loaded machine starves the timers.
+  const cases = JSON.parse(input)
+  const out = new Array(cases.length)
+  let next = 0
+  const lane = async () => {
+    while (next < cases.length) {
+      const i = next++
+      out[i] = await runCase(cases[i])
+    }
+  }
+  await Promise.all(Array.from({ length: 8 }, lane))
   process.stdout.write(JSON.stringify(out))
 })
