@@ -129,3 +129,9 @@ func ExampleParseMsg() {
 	fmt.Println(m["role"], m["left"], m["right"], err)
 	// Output: math 1 2 <nil>
 }
+
+func ExampleCanonical() {
+	c, _ := stoa.Canonical(stoa.Msg{"role": "math", "cmd": "sum", "left": stoa.Number, "timeout$": 100})
+	fmt.Println(c)
+	// Output: cmd:sum,role:math
+}

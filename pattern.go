@@ -15,6 +15,17 @@ type pattern struct {
 	values map[string]any // the cleaned pattern, as a message (to find its prior)
 }
 
+// Canonical returns a pattern's canonical form, as Seneca writes it: the
+// keys that are matched (not directives, not rules) sorted, as "k:v" joined
+// by commas. Two patterns with one canonical form are the same pattern.
+func Canonical(pattern any) (string, error) {
+	p, err := parsePattern(pattern)
+	if err != nil {
+		return "", err
+	}
+	return p.canon, nil
+}
+
 // parsePattern accepts a string in Seneca's jsonic form, a Msg or
 // map[string]any, or any value that encodes to a JSON object.
 func parsePattern(p any) (*pattern, error) {

@@ -15,7 +15,10 @@ import (
 )
 
 func actCmd() *cobra.Command {
-	var timeout time.Duration
+	var (
+		timeout time.Duration
+		nf      natsFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "act MESSAGE",
 		Short: "Send one message and print the reply",
@@ -25,9 +28,11 @@ MESSAGE is a JSON object or Seneca's pattern form:
   stoa act '{"role":"hello","cmd":"sayHello"}'
   stoa act 'role:calculator,cmd:add,operands:[7,3]'
 
-For now the message goes to an in-process engine running the demo service
-(role:hello, role:goodbye, role:calculator). An error prints its code and
-message on stderr and exits 1.`,
+With --nats URL (or the other --nats-* flags), the message goes to the mesh
+at URL, as a node that serves nothing: whichever node serves the pin the
+message matches answers. Without it, the message goes to an in-process
+engine running the demo service (role:hello, role:goodbye, role:calculator).
+An error prints its code and message on stderr and exits 1.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("act takes one MESSAGE, got %d arguments", len(args))}
@@ -35,10 +40,20 @@ message on stderr and exits 1.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e := stoa.New()
-			defer e.Close(context.WithoutCancel(cmd.Context()))
-			if err := e.Use(demo.Plugin()); err != nil {
-				return err
+			var e *stoa.Engine
+			if cmd.Flags().Changed("nats") {
+				me, done, err := nf.meshEngine(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer done()
+				e = me
+			} else {
+				e = stoa.New()
+				defer e.Close(context.WithoutCancel(cmd.Context()))
+				if err := e.Use(demo.Plugin()); err != nil {
+					return err
+				}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
@@ -60,6 +75,7 @@ message on stderr and exits 1.`,
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", stoa.DefaultTimeout, "how long to wait for the reply")
+	nf.register(cmd.Flags())
 	return cmd
 }
 

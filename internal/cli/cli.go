@@ -60,7 +60,7 @@ NATS mesh, and run as functions the way AWS Lambda does.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.HiddenDefaultCmd = true
-	root.AddCommand(versionCmd(), meshAct(actCmd()), demoCmd(), baseCmd(), meshCmd(), upCmd(), workerCmd(), fnCmd(), gatewayCmd())
+	root.AddCommand(versionCmd(), actCmd(), demoCmd(), baseCmd(), meshCmd(), upCmd(), workerCmd(), fnCmd(), gatewayCmd())
 	return root
 }
 

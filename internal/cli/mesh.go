@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -79,51 +77,6 @@ func (f *natsFlags) meshEngine(ctx context.Context) (*stoa.Engine, func(), error
 		n.Close(cctx)
 		e.Close(cctx)
 	}, nil
-}
-
-// meshAct gives the act command the NATS flags: with --nats, the message
-// goes to the mesh instead of the in-process demo engine.
-//
-// TODO(lead): fold into act.go — register natsFlags on actCmd and, in its
-// RunE, take the engine from meshEngine when f.urls != "" (see report).
-func meshAct(act *cobra.Command) *cobra.Command {
-	var f natsFlags
-	f.register(act.Flags())
-	local := act.RunE
-	act.Long += `
-
-With --nats URL (or the other --nats-* flags), the message goes to the mesh
-at URL, as a node that serves nothing: whichever node serves the pin the
-message matches answers.`
-	act.RunE = func(cmd *cobra.Command, args []string) error {
-		if !cmd.Flags().Changed("nats") {
-			return local(cmd, args)
-		}
-		e, done, err := f.meshEngine(cmd.Context())
-		if err != nil {
-			return err
-		}
-		defer done()
-		timeout, _ := cmd.Flags().GetDuration("timeout")
-		ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
-		defer cancel()
-		out, err := e.Act(ctx, messageArg(args[0]))
-		if err != nil {
-			var se *stoa.Error
-			if errors.As(err, &se) && se.Code == stoa.CodeMsgSyntax {
-				return usageError{err}
-			}
-			return err
-		}
-		var pretty bytes.Buffer
-		if json.Indent(&pretty, out, "", "  ") != nil {
-			pretty.Reset()
-			pretty.Write(out)
-		}
-		fmt.Fprintln(cmd.OutOrStdout(), pretty.String())
-		return nil
-	}
-	return act
 }
 
 func meshCmd() *cobra.Command {
