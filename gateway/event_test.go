@@ -291,3 +291,25 @@ func TestMapReply(t *testing.T) {
 		}
 	}
 }
+
+func TestClaudiaConfigRoutes(t *testing.T) {
+	// apiConfig() of gateway/test/testdata/claudia/app.js, as claudia-api-builder 4.1.2 prints it.
+	const cfg = `{"version":4,"routes":{"hello":{"GET":{}},"echo/{id}":{"GET":{},"POST":{}},"items":{"POST":{"success":201}},"":{"ANY":{}}},"binaryMediaTypes":["image/png"]}`
+	got, err := ClaudiaConfigRoutes([]byte(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ANY:/ GET:/echo/{id} GET:/hello OPTIONS:/ OPTIONS:/echo/{id} OPTIONS:/hello OPTIONS:/items POST:/echo/{id} POST:/items"
+	if strings.Join(got, " ") != want {
+		t.Errorf("ClaudiaConfigRoutes = %q, want %q", strings.Join(got, " "), want)
+	}
+	got, _ = ClaudiaConfigRoutes([]byte(`{"version":4,"corsHandlers":false,"routes":{"a":{"GET":{}}}}`))
+	if strings.Join(got, " ") != "GET:/a" {
+		t.Errorf("without CORS handlers: %q, want GET:/a", got)
+	}
+	for _, bad := range []string{`{}`, `[`, `{"routes":{"a b":{"GET":{}}}}`, `{"routes":{"a":{"FETCH":{}}}}`} {
+		if got, err := ClaudiaConfigRoutes([]byte(bad)); err == nil {
+			t.Errorf("ClaudiaConfigRoutes(%s) = %q, want an error", bad, got)
+		}
+	}
+}
