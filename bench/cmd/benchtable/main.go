@@ -24,6 +24,7 @@ import (
 var runners = []string{
 	"bench/inproc",
 	"bench/http",
+	"bench/mesh",
 	"bench/gateway",
 	"bench/fn",
 }
