@@ -44,6 +44,7 @@ func TestNodeHandlers(t *testing.T) {
 		{"handlers.undef", `{}`, `null`, false},
 		{"handlers.nested.deeper", `{}`, `"nested"`, false},
 		{"esm.handler", `{"b":2}`, `{"via":"esm","event":{"b":2}}`, false},
+		{"sub/deep.handler", `{}`, `"deep"`, false},
 	}
 	for _, c := range cases {
 		t.Run(c.handler, func(t *testing.T) {

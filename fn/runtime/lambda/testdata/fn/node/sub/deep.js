@@ -1,0 +1,2 @@
+// A handler in a subdirectory: _HANDLER "sub/deep.handler".
+exports.handler = async () => 'deep';
