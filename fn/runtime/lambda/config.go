@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -63,8 +64,9 @@ type Config struct {
 	UID int
 	// Dir keeps the environments' files (code copies, /tmp images). It
 	// should be on a disk filesystem: /tmp images on tmpfs would be
-	// memory. Empty means /var/tmp/stoa-lambda, or stoa-lambda under
-	// os.TempDir() where /var/tmp does not exist.
+	// memory. Empty means /var/tmp/stoa-lambda (stoa-lambda-<uid> for a
+	// user other than root), or the same under os.TempDir() where /var/tmp
+	// does not exist.
 	Dir string
 	// MaxRequestBytes and MaxResponseBytes cap payloads; 0 means MaxPayload.
 	MaxRequestBytes, MaxResponseBytes int
@@ -103,9 +105,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.Region = "us-east-1"
 	}
 	if c.Dir == "" {
-		c.Dir = filepath.Join(os.TempDir(), "stoa-lambda")
+		name := "stoa-lambda"
+		if uid := os.Geteuid(); uid != 0 {
+			name += "-" + strconv.Itoa(uid) // users do not share one
+		}
+		c.Dir = filepath.Join(os.TempDir(), name)
 		if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() {
-			c.Dir = "/var/tmp/stoa-lambda"
+			c.Dir = filepath.Join("/var/tmp", name)
 		}
 	}
 	if c.MaxRequestBytes == 0 {
