@@ -399,11 +399,28 @@ var errBadReply = errors.New("malformed proxy response")
 // proxy response that is malformed, or a result that is not JSON, is
 // errBadReply.
 func mapReply(out []byte, format string) (*proxyReply, error) {
-	if !json.Valid(out) {
-		return nil, fmt.Errorf("%w: the result is not JSON", errBadReply)
+	var f struct {
+		StatusCode        json.RawMessage              `json:"statusCode"`
+		Headers           map[string]json.RawMessage   `json:"headers"`
+		MultiValueHeaders map[string][]json.RawMessage `json:"multiValueHeaders"`
+		Body              json.RawMessage              `json:"body"`
+		IsBase64Encoded   json.RawMessage              `json:"isBase64Encoded"`
+		Cookies           json.RawMessage              `json:"cookies"`
 	}
-	var fields map[string]json.RawMessage
-	if firstNonSpace(out) != '{' || json.Unmarshal(out, &fields) != nil || fields["statusCode"] == nil {
+	isObject := firstNonSpace(out) == '{'
+	err := json.Unmarshal(out, &f)
+	if !isObject || err != nil || f.StatusCode == nil {
+		if !json.Valid(out) {
+			return nil, fmt.Errorf("%w: the result is not JSON", errBadReply)
+		}
+		if isObject && err != nil {
+			// An object whose statusCode, headers or body have the wrong
+			// types: a proxy response gone wrong if it has a statusCode.
+			var probe map[string]json.RawMessage
+			if json.Unmarshal(out, &probe) == nil && probe["statusCode"] != nil {
+				return nil, fmt.Errorf("%w: %v", errBadReply, err)
+			}
+		}
 		h := http.Header{}
 		h.Set("Content-Type", "application/json")
 		return &proxyReply{status: http.StatusOK, header: h, body: out}, nil
@@ -411,72 +428,57 @@ func mapReply(out []byte, format string) (*proxyReply, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{errBadReply}, args...)...)
 	}
-	p := &proxyReply{header: http.Header{}}
-	var code json.Number
-	if err := json.Unmarshal(fields["statusCode"], &code); err != nil {
+	p := &proxyReply{header: make(http.Header, len(f.Headers)+len(f.MultiValueHeaders))}
+	code := string(f.StatusCode)
+	if len(code) > 1 && code[0] == '"' {
 		var s string
-		if json.Unmarshal(fields["statusCode"], &s) != nil {
+		if json.Unmarshal(f.StatusCode, &s) != nil {
 			return nil, bad("statusCode is not a number")
 		}
-		code = json.Number(s)
+		code = s
 	}
-	n, err := strconv.Atoi(code.String())
+	n, err := strconv.Atoi(code)
 	if err != nil || n < 100 || n > 599 {
-		return nil, bad("statusCode %s is not an HTTP status", code)
+		return nil, bad("statusCode %s is not an HTTP status", f.StatusCode)
 	}
 	p.status = n
-
-	if raw := fields["multiValueHeaders"]; !isNull(raw) {
-		var mv map[string][]json.RawMessage
-		if err := json.Unmarshal(raw, &mv); err != nil {
-			return nil, bad("multiValueHeaders is not an object of arrays")
-		}
-		for k, vs := range mv {
-			for _, v := range vs {
-				s, ok := scalar(v)
-				if !ok {
-					return nil, bad("multiValueHeaders[%q] holds a value that is not a string", k)
-				}
-				addHeader(p.header, k, s)
-			}
-		}
-	}
-	if raw := fields["headers"]; !isNull(raw) {
-		var hs map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &hs); err != nil {
-			return nil, bad("headers is not an object")
-		}
-		for k, v := range hs {
+	for k, vs := range f.MultiValueHeaders {
+		for _, v := range vs {
 			s, ok := scalar(v)
 			if !ok {
-				return nil, bad("headers[%q] is not a string", k)
-			}
-			if slicesContains(p.header.Values(k), s) {
-				continue // in both: multiValueHeaders' value stands, as in API Gateway
+				return nil, bad("multiValueHeaders[%q] holds a value that is not a string", k)
 			}
 			addHeader(p.header, k, s)
 		}
 	}
-	if format == FormatHTTP {
-		if raw := fields["cookies"]; !isNull(raw) {
-			var cs []string
-			if err := json.Unmarshal(raw, &cs); err != nil {
-				return nil, bad("cookies is not an array of strings")
-			}
-			for _, c := range cs {
-				p.header.Add("Set-Cookie", c)
-			}
+	for k, v := range f.Headers {
+		s, ok := scalar(v)
+		if !ok {
+			return nil, bad("headers[%q] is not a string", k)
+		}
+		if slicesContains(p.header.Values(k), s) {
+			continue // in both: multiValueHeaders' value stands, as in API Gateway
+		}
+		addHeader(p.header, k, s)
+	}
+	if format == FormatHTTP && !isNull(f.Cookies) {
+		var cs []string
+		if err := json.Unmarshal(f.Cookies, &cs); err != nil {
+			return nil, bad("cookies is not an array of strings")
+		}
+		for _, c := range cs {
+			p.header.Add("Set-Cookie", c)
 		}
 	}
 	var b64 bool
-	if raw := fields["isBase64Encoded"]; !isNull(raw) {
-		if err := json.Unmarshal(raw, &b64); err != nil {
+	if !isNull(f.IsBase64Encoded) {
+		if err := json.Unmarshal(f.IsBase64Encoded, &b64); err != nil {
 			return nil, bad("isBase64Encoded is not a boolean")
 		}
 	}
-	if raw := fields["body"]; !isNull(raw) {
+	if !isNull(f.Body) {
 		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if err := json.Unmarshal(f.Body, &s); err != nil {
 			return nil, bad("body is not a string")
 		}
 		if b64 {

@@ -8,39 +8,54 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stoaproject/stoa"
 	httpbench "github.com/stoaproject/stoa/bench/http"
+	"github.com/stoaproject/stoa/fn"
+	"github.com/stoaproject/stoa/fn/worker"
 	"github.com/stoaproject/stoa/gateway"
 	"github.com/stoaproject/stoa/internal/natstest"
 	"github.com/stoaproject/stoa/mesh"
 )
 
-// Goal is issue 7's: the act route's throughput at 32 in flight over the
-// floor's.
-const Goal = 0.5
+// Issue 7's goals.
+const (
+	Goal         = 0.5 // act route throughput at InFlight over the floor's
+	FunctionGoal = 200 // µs: function route p50 (one at a time) over the floor's p50, at most
+)
 
-// InFlight is how many requests are outstanding in a run.
+// InFlight is how many requests are outstanding in a throughput run.
 const InFlight = 32
 
-// Path is what every side is asked, and Reply what each must answer.
+// Reply is what the floor, the act routes and the Go function answer to
+// GET …/hello/Ada; ClaudiaReply what the claudia app answers to GET /hello.
 const (
-	Path  = "/hello/Ada"
-	Reply = `{"message":"Hello, Ada"}`
+	Reply        = `{"message":"Hello, Ada"}`
+	ClaudiaReply = `"Hello from AWS!"`
 )
 
 // Sides, as results name them.
 const (
-	NetHTTP = "nethttp"
-	Local   = "gateway/local"
-	Mesh    = "gateway/mesh"
+	NetHTTP  = "nethttp"           // http.ServeMux handler: the floor
+	Local    = "gateway/local"     // act route, the handler on the gateway's engine
+	Mesh     = "gateway/mesh"      // act route, the handler on another engine of the mesh
+	Function = "gateway/function"  // function route to a warm aws-lambda-go function
+	Claudia  = "gateway/claudia"   // the claudia app on the Node runtime, through the gateway
+	LocalAPI = "claudia-local-api" // the same app served by claudia-local-api (Express)
 )
 
-// Sides lists them in table order.
-var Sides = []string{NetHTTP, Local, Mesh}
+// Sides lists every side in table order.
+var Sides = []string{NetHTTP, Local, Mesh, Function, Claudia, LocalAPI}
 
 // Stats is one run of one side (bench/http's).
 type Stats = httpbench.Stats
@@ -50,16 +65,22 @@ type Config struct {
 	Duration time.Duration // of each timed run; default 3 s
 	Warmup   int           // untimed requests before each run; default 500
 	Rounds   int           // runs of each side; default 3
+	Cold     int           // cold starts timed per function; default 10
+	// NoNode leaves out the sides that need Node (the claudia app and
+	// claudia-local-api).
+	NoNode bool
 }
 
-// Result holds every run: Runs[side] has one Stats per round.
+// Result holds every run: Runs[side][inFlight] has one Stats per round;
+// Cold[side] the cold starts, in ms.
 type Result struct {
-	Runs map[string][]Stats // side → one Stats per round
+	Runs map[string]map[int][]Stats
+	Cold map[string][]float64
 }
 
-// Median is the run of side with the median throughput.
-func (r Result) Median(side string) Stats {
-	rs := slices.Clone(r.Runs[side])
+// Median is the run of side at inFlight with the median throughput.
+func (r Result) Median(side string, inFlight int) Stats {
+	rs := slices.Clone(r.Runs[side][inFlight])
 	if len(rs) == 0 {
 		return Stats{}
 	}
@@ -73,6 +94,16 @@ func (r Result) Median(side string) Stats {
 		return 0
 	})
 	return rs[len(rs)/2]
+}
+
+// ColdP50 is the median cold start of side, in ms.
+func (r Result) ColdP50(side string) float64 {
+	c := slices.Clone(r.Cold[side])
+	if len(c) == 0 {
+		return 0
+	}
+	slices.Sort(c)
+	return c[len(c)/2]
 }
 
 type helloIn struct {
@@ -89,15 +120,21 @@ func hello(_ context.Context, in helloIn) (helloOut, error) {
 
 // Bench holds the servers of every side.
 type Bench struct {
-	urls    map[string]string
+	sides   []string
+	urls    map[string]string // side → URL to GET
+	want    map[string]string // side → the body it must answer
+	worker  *worker.Worker
 	closers []func()
 	client  *http.Client
 }
 
-// Start starts every side on loopback ports: an embedded NATS server, a
-// provider engine on the mesh, the two gateways and the net/http floor.
-func Start(ctx context.Context) (b *Bench, err error) {
-	b = &Bench{urls: map[string]string{}, client: &http.Client{Transport: &http.Transport{
+// Start starts every side on loopback ports: an embedded NATS server with
+// JetStream, the function registry and a worker, a provider engine on the
+// mesh, the gateways, the net/http floor and, unless noNode,
+// claudia-local-api. The functions are deployed (the Go one built first)
+// and warm when Start returns.
+func Start(ctx context.Context, noNode bool) (b *Bench, err error) {
+	b = &Bench{urls: map[string]string{}, want: map[string]string{}, client: &http.Client{Transport: &http.Transport{
 		MaxIdleConnsPerHost: 2 * InFlight, DisableCompression: true,
 	}}}
 	defer func() {
@@ -105,7 +142,14 @@ func Start(ctx context.Context) (b *Bench, err error) {
 			b.Close()
 		}
 	}()
-	ns, err := natstest.Start(natstest.Options())
+	storeDir, err := os.MkdirTemp("", "stoa-bench-gateway-")
+	if err != nil {
+		return b, err
+	}
+	b.closers = append(b.closers, func() { os.RemoveAll(storeDir) })
+	o := natstest.Options()
+	o.JetStream, o.StoreDir = true, filepath.Join(storeDir, "js")
+	ns, err := natstest.Start(o)
 	if err != nil {
 		return b, err
 	}
@@ -122,21 +166,25 @@ func Start(ctx context.Context) (b *Bench, err error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(out)
 	})
-	if b.urls[NetHTTP], err = b.serve(&http.Server{Handler: mux}); err != nil {
+	floor, err := b.serve(&http.Server{Handler: mux})
+	if err != nil {
 		return b, err
 	}
+	b.add(NetHTTP, floor+"/hello/Ada", Reply)
 
-	route := []gateway.Route{{Method: "GET", Path: "/hello/{name}", Act: "role:hello,cmd:sayHello"}}
+	route := gateway.Route{Method: "GET", Path: "/hello/{name}", Act: "role:hello,cmd:sayHello"}
 	// The gateway acting on its own engine.
 	local := b.engine()
 	if err := local.Add("role:hello,cmd:sayHello", stoa.Handle(hello)); err != nil {
 		return b, err
 	}
-	if b.urls[Local], err = b.gateway(ctx, &gateway.Server{Engine: local, Routes: route}); err != nil {
+	gwLocal, err := b.gateway(ctx, &gateway.Server{Engine: local, Routes: []gateway.Route{route}})
+	if err != nil {
 		return b, err
 	}
+	b.add(Local, gwLocal+"/hello/Ada", Reply)
 
-	// The gateway acting over the mesh.
+	// The gateway acting over the mesh, and routing to functions.
 	provider := b.engine()
 	if err := provider.Add("role:hello,cmd:sayHello", stoa.Handle(hello)); err != nil {
 		return b, err
@@ -152,14 +200,71 @@ func Start(ctx context.Context) (b *Bench, err error) {
 	if err := node.WaitFor(ctx, "role:hello,cmd:sayHello", 1); err != nil {
 		return b, err
 	}
-	if b.urls[Mesh], err = b.gateway(ctx, &gateway.Server{Engine: caller, Routes: route}); err != nil {
+	reg, err := b.registry(ctx, ns)
+	if err != nil {
 		return b, err
+	}
+	gwMesh, err := b.gateway(ctx, &gateway.Server{Engine: caller, Routes: []gateway.Route{route}, Registry: reg})
+	if err != nil {
+		return b, err
+	}
+	b.add(Mesh, gwMesh+"/hello/Ada", Reply)
+
+	// The worker, and the functions.
+	if err := b.startWorker(ctx, ns, reg); err != nil {
+		return b, err
+	}
+	if err := node.WaitFor(ctx, worker.Pattern, 1); err != nil {
+		return b, err
+	}
+	dir := filepath.Join(storeDir, "hello")
+	if err := build(ctx, "./testdata/hello", dir); err != nil {
+		return b, err
+	}
+	if _, err := reg.Create(ctx, "hello", fn.Config{Runtime: fn.RuntimeProvided, Routes: []string{"GET:/fn/hello/{name}"}}, fn.DirBundle(dir)); err != nil {
+		return b, err
+	}
+	b.add(Function, gwMesh+"/fn/hello/Ada", Reply)
+
+	if !noNode {
+		app, err := claudiaApp(ctx)
+		if err != nil {
+			return b, err
+		}
+		routes, err := gateway.ClaudiaRoutes(ctx, app, "app")
+		if err != nil {
+			return b, err
+		}
+		if _, err := reg.Create(ctx, "claudia", fn.Config{Runtime: fn.RuntimeNode, Handler: "app.proxyRouter", Routes: routes}, fn.DirBundle(app)); err != nil {
+			return b, err
+		}
+		b.add(Claudia, gwMesh+"/hello", ClaudiaReply)
+		la, err := b.localAPI(ctx, app)
+		if err != nil {
+			return b, err
+		}
+		b.add(LocalAPI, la+"/hello", ClaudiaReply)
+	}
+	// The registry's routes reach the gateway a moment after Create; wait
+	// for each side to answer, which also starts the functions.
+	for _, side := range b.sides {
+		if err := b.await(ctx, side); err != nil {
+			return b, err
+		}
 	}
 	return b, nil
 }
 
+func (b *Bench) add(side, url, want string) {
+	b.sides = append(b.sides, side)
+	b.urls[side], b.want[side] = url, want
+}
+
+// Sides lists the sides this bench runs.
+func (b *Bench) Sides() []string { return b.sides }
+
 func (b *Bench) engine() *stoa.Engine {
-	e := stoa.New()
+	e := stoa.New(stoa.WithTimeout(time.Minute))
 	b.closers = append(b.closers, func() { e.Close(context.Background()) })
 	return e
 }
@@ -175,6 +280,138 @@ func (b *Bench) join(ctx context.Context, ns *server.Server, e *stoa.Engine, opt
 		n.Close(ctx)
 	})
 	return n, nil
+}
+
+func (b *Bench) conn(ns *server.Server, name string) (*nats.Conn, error) {
+	opts, err := mesh.Options(name, mesh.Auth{})
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(ns.ClientURL(), opts...)
+	if err != nil {
+		return nil, err
+	}
+	b.closers = append(b.closers, nc.Close)
+	return nc, nil
+}
+
+func (b *Bench) registry(ctx context.Context, ns *server.Server) (*fn.Registry, error) {
+	nc, err := b.conn(ns, "bench-registry")
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	return fn.Open(ctx, js)
+}
+
+func (b *Bench) startWorker(ctx context.Context, ns *server.Server, reg *fn.Registry) error {
+	nc, err := b.conn(ns, "bench-worker")
+	if err != nil {
+		return err
+	}
+	// Environments live outside /tmp, which each one's private /tmp hides.
+	base := "/var/tmp"
+	if st, err := os.Stat(base); err != nil || !st.IsDir() {
+		base = ""
+	}
+	envDir, err := os.MkdirTemp(base, "stoa-bench-gateway-envs-")
+	if err != nil {
+		return err
+	}
+	b.worker = &worker.Worker{Conn: nc, Registry: reg, Name: "bench-worker", EnvDir: envDir}
+	if err := b.worker.Start(ctx); err != nil {
+		os.RemoveAll(envDir)
+		return err
+	}
+	b.closers = append(b.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		b.worker.Shutdown(ctx)
+		os.RemoveAll(envDir)
+	})
+	return nil
+}
+
+// build builds a Go function into dir/bootstrap, statically, as Lambda's
+// provided runtime wants.
+func build(ctx context.Context, pkg, dir string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "bootstrap"), pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return nil
+}
+
+// npmCI installs a directory's pinned npm packages if they are missing.
+func npmCI(ctx context.Context, dir, probe string) error {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", probe)); err == nil {
+		return nil
+	}
+	cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
+	}
+	return nil
+}
+
+// claudiaApp returns the directory of the claudia app gateway/test runs,
+// its packages installed.
+func claudiaApp(ctx context.Context) (string, error) {
+	dir, err := filepath.Abs(filepath.Join("..", "..", "gateway", "test", "testdata", "claudia"))
+	if err != nil {
+		return "", err
+	}
+	return dir, npmCI(ctx, dir, "claudia-api-builder")
+}
+
+// localAPI starts claudia-local-api (pinned in testdata/local-api) on the
+// app, and waits until it answers.
+func (b *Bench) localAPI(ctx context.Context, app string) (string, error) {
+	tools, err := filepath.Abs(filepath.Join("testdata", "local-api"))
+	if err != nil {
+		return "", err
+	}
+	if err := npmCI(ctx, tools, "claudia-local-api"); err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command("node", filepath.Join(tools, "node_modules", "claudia-local-api", "bin", "claudia-local-api"),
+		"--api-module", "app.js", "--port", strconv.Itoa(port))
+	cmd.Dir = app
+	cmd.Stdout = io.Discard // it logs every request and reply
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	b.closers = append(b.closers, func() { cmd.Process.Kill(); <-exited })
+	url := "http://127.0.0.1:" + strconv.Itoa(port)
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+			return url, nil
+		}
+		select {
+		case <-exited:
+			return "", errors.New("claudia-local-api exited before listening")
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond): // it has no readiness signal but its port
+		}
+	}
 }
 
 func (b *Bench) serve(s *http.Server) (string, error) {
@@ -200,6 +437,24 @@ func (b *Bench) gateway(ctx context.Context, g *gateway.Server) (string, error) 
 	return "http://" + ln.Addr().String(), nil
 }
 
+// await asks side until it answers right, for the registry's routes to
+// reach the gateway (a 404 first) and the function to start.
+func (b *Bench) await(ctx context.Context, side string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		err := b.Get(ctx, side)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s never answered: %w", side, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // Close stops everything Start started, in reverse order.
 func (b *Bench) Close() {
 	for i := len(b.closers) - 1; i >= 0; i-- {
@@ -211,7 +466,7 @@ func (b *Bench) Close() {
 
 // Get asks side once and checks the reply.
 func (b *Bench) Get(ctx context.Context, side string) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", b.urls[side]+Path, nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", b.urls[side], nil)
 	if err != nil {
 		return err
 	}
@@ -224,13 +479,24 @@ func (b *Bench) Get(ctx context.Context, side string) error {
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != 200 || string(body) != Reply {
-		return fmt.Errorf("%s answered %d %s, want 200 %s", side, resp.StatusCode, body, Reply)
+	if resp.StatusCode != 200 || string(body) != b.want[side] {
+		return fmt.Errorf("%s answered %d %s, want 200 %s", side, resp.StatusCode, body, b.want[side])
 	}
 	return nil
 }
 
-// Run measures every side, the order rotating between rounds.
+// cold times one request to side with no warm environment, in ms.
+func (b *Bench) cold(ctx context.Context, side string) (float64, error) {
+	b.worker.CloseIdle()
+	start := time.Now()
+	if err := b.Get(ctx, side); err != nil {
+		return 0, err
+	}
+	return float64(time.Since(start)) / float64(time.Millisecond), nil
+}
+
+// Run measures every side at 1 and at InFlight requests in flight, the
+// order rotating between rounds, then the functions' cold starts.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Duration <= 0 {
 		cfg.Duration = 3 * time.Second
@@ -241,23 +507,52 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Rounds <= 0 {
 		cfg.Rounds = 3
 	}
-	res := Result{Runs: map[string][]Stats{}}
-	b, err := Start(ctx)
+	if cfg.Cold <= 0 {
+		cfg.Cold = 10
+	}
+	res := Result{Runs: map[string]map[int][]Stats{}, Cold: map[string][]float64{}}
+	b, err := Start(ctx, cfg.NoNode)
 	if err != nil {
 		return res, err
 	}
 	defer b.Close()
+	sides := b.Sides()
+	// Warm every function environment a run at InFlight will use.
+	for _, side := range []string{Function, Claudia} {
+		if slices.Contains(sides, side) {
+			if _, err := httpbench.Load(ctx, func(ctx context.Context) error { return b.Get(ctx, side) }, InFlight, 0, cfg.Duration/4); err != nil {
+				return res, fmt.Errorf("%s warm-up: %w", side, err)
+			}
+		}
+	}
 	for round := range cfg.Rounds {
-		for i := range Sides {
-			side := Sides[(i+round)%len(Sides)]
-			s, err := httpbench.Load(ctx, func(ctx context.Context) error { return b.Get(ctx, side) }, InFlight, cfg.Warmup, cfg.Duration)
+		for _, n := range []int{1, InFlight} {
+			for i := range sides {
+				side := sides[(i+round)%len(sides)]
+				s, err := httpbench.Load(ctx, func(ctx context.Context) error { return b.Get(ctx, side) }, n, cfg.Warmup, cfg.Duration)
+				if err != nil {
+					return res, fmt.Errorf("%s, %d in flight: %w", side, n, err)
+				}
+				if s.Acts == 0 {
+					return res, fmt.Errorf("%s, %d in flight: no request answered", side, n)
+				}
+				if res.Runs[side] == nil {
+					res.Runs[side] = map[int][]Stats{}
+				}
+				res.Runs[side][n] = append(res.Runs[side][n], s)
+			}
+		}
+	}
+	for _, side := range []string{Function, Claudia} {
+		if !slices.Contains(sides, side) {
+			continue
+		}
+		for range cfg.Cold {
+			ms, err := b.cold(ctx, side)
 			if err != nil {
-				return res, fmt.Errorf("%s: %w", side, err)
+				return res, fmt.Errorf("%s cold start: %w", side, err)
 			}
-			if s.Acts == 0 {
-				return res, errors.New(side + ": no request answered")
-			}
-			res.Runs[side] = append(res.Runs[side], s)
+			res.Cold[side] = append(res.Cold[side], ms)
 		}
 	}
 	return res, nil

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
@@ -37,13 +38,17 @@ func TestCompare(t *testing.T) {
 		if testing.Short() {
 			t.Skip("skipping the gateway comparison in -short mode")
 		}
-		cfg = Config{Duration: 100 * time.Millisecond, Warmup: 5, Rounds: 1}
+		cfg = Config{Duration: 100 * time.Millisecond, Warmup: 5, Rounds: 1, Cold: 1}
 	case "quick":
-		cfg = Config{Duration: time.Second, Warmup: 200, Rounds: 1}
+		cfg = Config{Duration: time.Second, Warmup: 200, Rounds: 1, Cold: 3}
 	case "full":
 		// Run's defaults.
 	default:
 		t.Fatalf("-compare=%q: want full, quick or nothing", *compare)
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Log("node is not on PATH: the claudia sides are left out")
+		cfg.NoNode = true
 	}
 	res, err := Run(t.Context(), cfg)
 	if err != nil {
@@ -53,34 +58,68 @@ func TestCompare(t *testing.T) {
 	if rounds == 0 {
 		rounds = 3
 	}
-	for _, side := range Sides {
-		if got := len(res.Runs[side]); got != rounds {
-			t.Errorf("%s: %d runs, want %d", side, got, rounds)
+	sides := Sides
+	if cfg.NoNode {
+		sides = []string{NetHTTP, Local, Mesh, Function}
+	}
+	for _, side := range sides {
+		for _, n := range []int{1, InFlight} {
+			if got := len(res.Runs[side][n]); got != rounds {
+				t.Errorf("%s at %d in flight: %d runs, want %d", side, n, got, rounds)
+			}
 		}
 	}
 	if t.Failed() {
 		return
 	}
-	floor, local, viaMesh := res.Median(NetHTTP), res.Median(Local), res.Median(Mesh)
+
+	m := func(side string, n int) Stats { return res.Median(side, n) }
+	floor1, floor32 := m(NetHTTP, 1), m(NetHTTP, InFlight)
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-34s %12s %10s %10s %8s\n", "side (GET /hello/Ada, 32 in flight)", "req/s", "p50 ms", "p99 ms", "× floor")
-	for _, r := range []struct {
-		name string
-		s    Stats
-	}{{"net/http handler (floor)", floor}, {"gateway → act, same engine", local}, {"gateway → act over the mesh", viaMesh}} {
-		fmt.Fprintf(&table, "%-34s %12.0f %10.3f %10.3f %8.2f\n", r.name, r.s.ActsPerS, r.s.P50ms, r.s.P99ms, r.s.ActsPerS/floor.ActsPerS)
+	fmt.Fprintf(&table, "%-40s %10s %9s %9s %11s %9s %9s %8s\n", "side", "req/s @1", "p50 ms", "p99 ms", "req/s @32", "p50 ms", "p99 ms", "@32/floor")
+	names := map[string]string{
+		NetHTTP:  "net/http handler (floor)",
+		Local:    "gateway → act, same engine",
+		Mesh:     "gateway → act over the mesh",
+		Function: "gateway → Go function (warm)",
+		Claudia:  "gateway → claudia app (Node, warm)",
+		LocalAPI: "claudia-local-api 3.0.5 (Express)",
 	}
-	fmt.Fprintf(&table, "goal: act route ≥ %.1f× the floor's throughput\n", Goal)
+	for _, side := range sides {
+		a, b := m(side, 1), m(side, InFlight)
+		fmt.Fprintf(&table, "%-40s %10.0f %9.3f %9.3f %11.0f %9.3f %9.3f %8.2f\n", names[side], a.ActsPerS, a.P50ms, a.P99ms, b.ActsPerS, b.P50ms, b.P99ms, b.ActsPerS/floor32.ActsPerS)
+	}
+	for _, side := range []string{Function, Claudia} {
+		if len(res.Cold[side]) > 0 {
+			fmt.Fprintf(&table, "cold start through the gateway, %s: p50 %.1f ms over %d\n", names[side], res.ColdP50(side), len(res.Cold[side]))
+		}
+	}
+	fn1 := m(Function, 1)
+	fmt.Fprintf(&table, "goals: act route ≥ %.1f× the floor's throughput @32 (mesh %.2f×, same engine %.2f×); function p50 ≤ floor p50 + %d µs (+%.0f µs)\n",
+		Goal, m(Mesh, InFlight).ActsPerS/floor32.ActsPerS, m(Local, InFlight).ActsPerS/floor32.ActsPerS, FunctionGoal, (fn1.P50ms-floor1.P50ms)*1000)
 	t.Logf("medians of %d round(s):\n%s", rounds, table.String())
 	if *compare == "" {
 		return
 	}
 	fmt.Print(table.String())
+	mesh32, local32, fn32 := m(Mesh, InFlight), m(Local, InFlight), m(Function, InFlight)
 	lines := []compareLine{
-		{"gateway/act-mesh", "gateway → act route over the mesh, 32 in flight, vs a net/http handler", "req/s", "net/http", floor.ActsPerS, viaMesh.ActsPerS, viaMesh.ActsPerS / floor.ActsPerS, Goal, rounds},
-		{"gateway/act-local", "gateway → act route on its own engine, 32 in flight, vs a net/http handler", "req/s", "net/http", floor.ActsPerS, local.ActsPerS, local.ActsPerS / floor.ActsPerS, Goal, rounds},
-		{"gateway/act-mesh/p50", "latency p50 at 32 in flight, over the mesh", "ms", "net/http", floor.P50ms, viaMesh.P50ms, floor.P50ms / viaMesh.P50ms, 0, rounds},
-		{"gateway/act-mesh/p99", "latency p99 at 32 in flight, over the mesh", "ms", "net/http", floor.P99ms, viaMesh.P99ms, floor.P99ms / viaMesh.P99ms, 0, rounds},
+		{"gateway/act-mesh", "gateway → act route over the mesh, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, mesh32.ActsPerS, mesh32.ActsPerS / floor32.ActsPerS, Goal, rounds},
+		{"gateway/act-local", "gateway → act route on its own engine, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, local32.ActsPerS, local32.ActsPerS / floor32.ActsPerS, Goal, rounds},
+		{"gateway/act-mesh/p50", "act route over the mesh, latency p50 one at a time", "ms", "net/http", floor1.P50ms, m(Mesh, 1).P50ms, floor1.P50ms / m(Mesh, 1).P50ms, 0, rounds},
+		{"gateway/function", "gateway → warm Go function, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, fn32.ActsPerS, fn32.ActsPerS / floor32.ActsPerS, 0, rounds},
+		{"gateway/function/p50", "gateway → warm Go function, p50 one at a time (goal: floor + 200 µs)", "ms", "net/http", floor1.P50ms, fn1.P50ms, floor1.P50ms / fn1.P50ms,
+			math.Round(floor1.P50ms/(floor1.P50ms+FunctionGoal/1000.0)*100) / 100, rounds},
+		{"gateway/function/p99", "gateway → warm Go function, p99 one at a time", "ms", "net/http", floor1.P99ms, fn1.P99ms, floor1.P99ms / fn1.P99ms, 0, rounds},
+		{"gateway/function/cold", "cold start through the gateway, Go function, p50", "ms", "", 0, res.ColdP50(Function), 0, 0, len(res.Cold[Function])},
+	}
+	if !cfg.NoNode {
+		cl1, cl32, la1, la32 := m(Claudia, 1), m(Claudia, InFlight), m(LocalAPI, 1), m(LocalAPI, InFlight)
+		lines = append(lines,
+			compareLine{"gateway/claudia", "the claudia app through the gateway vs claudia-local-api, 32 in flight", "req/s", "claudia-local-api 3.0.5", la32.ActsPerS, cl32.ActsPerS, cl32.ActsPerS / la32.ActsPerS, 0, rounds},
+			compareLine{"gateway/claudia/p50", "the claudia app through the gateway vs claudia-local-api, p50 one at a time", "ms", "claudia-local-api 3.0.5", la1.P50ms, cl1.P50ms, la1.P50ms / cl1.P50ms, 0, rounds},
+			compareLine{"gateway/claudia/cold", "cold start through the gateway, claudia app (Node), p50", "ms", "", 0, res.ColdP50(Claudia), 0, 0, len(res.Cold[Claudia])},
+		)
 	}
 	for _, l := range lines {
 		l.PeerValue, l.StoaValue, l.Ratio = round(l.PeerValue), round(l.StoaValue), math.Round(l.Ratio*100)/100
@@ -104,12 +143,13 @@ func round(v float64) float64 {
 // BenchmarkGateway measures each side with the testing package, 32
 // requests in flight.
 func BenchmarkGateway(b *testing.B) {
-	bench, err := Start(b.Context())
+	_, err := exec.LookPath("node")
+	bench, err := Start(b.Context(), err != nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer bench.Close()
-	for _, side := range Sides {
+	for _, side := range bench.Sides() {
 		b.Run(strings.ReplaceAll(side, "/", "-"), func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()

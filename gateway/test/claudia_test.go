@@ -68,7 +68,7 @@ func TestClaudiaApp(t *testing.T) {
 		t.Fatalf("GET /echo/42: %v in %s", err, r.body)
 	}
 	checks := []struct {
-		what     string
+		what      string
 		got, want any
 	}{
 		{"v", req.V, 3},
