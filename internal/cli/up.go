@@ -165,9 +165,7 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	if health != nil {
 		fmt.Fprintf(out, "stoa up: health on http://%s/readyz\n", health.addr)
 	}
-	if missing := unenforced(); missing != "" {
-		fmt.Fprintf(out, "stoa up: Lambda limits NOT enforced on this host: %s\n", missing)
-	}
+	fmt.Fprintln(out, limitsLine(lambda.HostLimits()))
 	fmt.Fprintln(out, "stoa up: ready; press Ctrl-C to stop")
 
 	<-ctx.Done()
@@ -187,15 +185,20 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	return nil
 }
 
-// unenforced lists the Lambda limits this host cannot enforce, with why.
-func unenforced() string {
-	var missing []string
-	for _, l := range lambda.HostLimits() {
+// limitsLine says which of Lambda's limits this host cannot enforce, and
+// why, or that it enforces them all.
+func limitsLine(limits []lambda.Limit) string {
+	var missing, names []string
+	for _, l := range limits {
+		names = append(names, l.Name)
 		if !l.Enforced {
 			missing = append(missing, l.Name+" ("+l.How+")")
 		}
 	}
-	return strings.Join(missing, "; ")
+	if len(missing) == 0 {
+		return "stoa up: every Lambda limit is enforced here: " + strings.Join(names, ", ")
+	}
+	return "stoa up: Lambda limits NOT enforced on this host: " + strings.Join(missing, "; ")
 }
 
 // writePrivate writes s to path, readable by the owner only.

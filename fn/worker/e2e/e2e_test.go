@@ -45,10 +45,16 @@ func TestDeployInvoke(t *testing.T) {
 	dir := t.TempDir()
 	_, banner := startUp(t, dir)
 	url := natsURL(t, dir)
-	for _, want := range []string{"stoa up: NATS " + url + ", JetStream in " + filepath.Join(dir, ".stoa"), "stoa up: health on http://"} {
+	for _, want := range []string{"stoa up: NATS " + url + ", JetStream in " + filepath.Join(dir, ".stoa"), "stoa up: health on http://",
+		"stoa up: function worker serving fn:*"} {
 		if upLine(banner, want) == "" {
 			t.Errorf("stoa up printed %q, want a line starting %q", banner, want)
 		}
+	}
+	// Which of Lambda's limits the host enforces, either way (the limit
+	// tests of fn/runtime/lambda check each).
+	if upLine(banner, "stoa up: every Lambda limit is enforced here: ") == "" && upLine(banner, "stoa up: Lambda limits NOT enforced on this host: ") == "" {
+		t.Errorf("stoa up printed %q, want a line on Lambda's limits", banner)
 	}
 	st, err := os.Stat(filepath.Join(dir, ".stoa", "nats.url"))
 	if err != nil || st.Mode().Perm() != 0o600 {
@@ -393,10 +399,31 @@ func TestBadInput(t *testing.T) {
 	noBootstrap := mk(map[string]string{"main.sh": "#!/bin/sh\n"})
 	noHandler := mk(map[string]string{"other.js": "exports.x = 1\n"})
 	escaping := zipOf(map[string]string{"bootstrap": "#!/bin/sh\n", "../evil": "x"})
-	big := mk(nil)
-	rnd := make([]byte, fn.MaxZipBytes+1<<20) // random bytes do not compress
-	rand.Read(rnd)
-	if err := os.WriteFile(filepath.Join(big, "bootstrap"), rnd, 0o755); err != nil {
+	// Over MaxZipBytes zipped: a zip of random (incompressible) bytes.
+	bigZip := filepath.Join(t.TempDir(), "big.zip")
+	{
+		f, err := os.Create(bigZip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zw := zip.NewWriter(f)
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: "bootstrap", Method: zip.Store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rnd := make([]byte, 1<<20)
+		for range fn.MaxZipBytes>>20 + 1 {
+			rand.Read(rnd)
+			w.Write(rnd)
+		}
+		if err := zw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	// Over MaxCodeBytes unzipped: a directory with a sparse file that big.
+	bigDir := mk(map[string]string{"bootstrap": "#!/bin/sh\n"})
+	if err := os.Truncate(filepath.Join(bigDir, "bootstrap"), fn.MaxCodeBytes+1); err != nil {
 		t.Fatal(err)
 	}
 
@@ -413,7 +440,8 @@ func TestBadInput(t *testing.T) {
 		{"bad name", []string{"fn", "create", "--name", "bad name", "--runtime", "provided", bundleOne}, 1, "fn_invalid_name"},
 		{"name with a slash", []string{"fn", "create", "--name", "../x", "--runtime", "provided", bundleOne}, 1, "fn_invalid_name"},
 		{"zip escaping its directory", []string{"fn", "create", "--name", "zipslip", "--runtime", "provided", escaping}, 1, "fn_invalid_bundle"},
-		{"oversized bundle", []string{"fn", "create", "--name", "big", "--runtime", "provided", big}, 1, "fn_bundle_too_large"},
+		{"oversized zip", []string{"fn", "create", "--name", "big", "--runtime", "provided", bigZip}, 1, "fn_bundle_too_large"},
+		{"oversized code", []string{"fn", "create", "--name", "big", "--runtime", "provided", bigDir}, 1, "fn_bundle_too_large"},
 		{"name taken", []string{"fn", "create", "--name", "echo", "--runtime", "provided", bundleOne}, 1, "fn_exists"},
 		{"update of a missing function", []string{"fn", "update", "--name", "ghost", bundleOne}, 1, "fn_not_found"},
 		{"update with a bad bundle", []string{"fn", "update", "--name", "echo", noBootstrap}, 1, "fn_invalid_bundle"},
@@ -433,11 +461,51 @@ func TestBadInput(t *testing.T) {
 		if r.code != c.code || !strings.Contains(r.stderr, c.err) {
 			t.Errorf("%s: stoa %s: exit %d, stderr %q; want exit %d and %q", c.name, strings.Join(c.args, " "), r.code, r.stderr, c.code, c.err)
 		}
-		if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines > 0 && c.name != "oversized bundle" {
+		if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines > 0 {
 			t.Errorf("%s: %d lines on stderr, want one: %q", c.name, lines+1, r.stderr)
 		}
 		if after := snapshot(); after != before {
 			t.Fatalf("%s changed the registry:\n%s\nbefore:\n%s", c.name, after, before)
 		}
+	}
+}
+
+// TestTwoWorkersOnABase runs the deployment shape of a cluster on one
+// machine: a stoa base with JetStream and two stoa worker processes. Both
+// serve fn:*, and the invocations are shared.
+func TestTwoWorkersOnABase(t *testing.T) {
+	skipShort(t)
+	dir := t.TempDir()
+	_, lines := startDaemon(t, dir, "ready", "base", "--jetstream", "--data", filepath.Join(dir, "base"), "--listen", "127.0.0.1:0", "--http", "")
+	url := strings.TrimPrefix(strings.Fields(lines[len(lines)-1])[1], "nats=")
+	for _, name := range []string{"worker-a", "worker-b"} {
+		startDaemon(t, dir, "ready", "worker", "--nats", url, "--name", name)
+	}
+	mustStoa(t, dir, "fn", "create", "--nats", url, "--name", "echo", "--runtime", "provided", bundleOne)
+	e := caller(t, url, 2)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				if _, _, err := invoke(t.Context(), e, "echo"); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	peers, err := mesh.List(t.Context(), mesh.WithURLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	acts := map[string]int{}
+	for _, p := range peers {
+		for _, pin := range p.Pins {
+			acts[p.Name] += pin.Acts
+		}
+	}
+	if acts["worker-a"] == 0 || acts["worker-b"] == 0 || acts["worker-a"]+acts["worker-b"] != 200 {
+		t.Errorf("acts served by node: %v; want 200 shared by worker-a and worker-b", acts)
 	}
 }
