@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -494,7 +495,14 @@ func TestShutdownDrains(t *testing.T) {
 func TestLogs(t *testing.T) {
 	h := newHarness(t)
 	h.reg.put("echo", bundleOne, fn.Config{})
-	h.worker(nil)
+	h.worker(func(w *worker.Worker) { w.LogMaxAge, w.LogMaxBytes = time.Hour, 1<<20 })
+	s, err := h.js.Stream(t.Context(), worker.LogStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.CachedInfo().Config; c.MaxAge != time.Hour || c.MaxBytes != 1<<20 || c.Discard != jetstream.DiscardOld {
+		t.Errorf("log stream limits: max age %v, max bytes %d, discard %v; want 1h, 1 MiB, old first", c.MaxAge, c.MaxBytes, c.Discard)
+	}
 	r, _, err := h.invoke(t.Context(), stoa.Msg{"fn": "echo", "payload": map[string]any{"print": "hello from the function"}})
 	if err != nil {
 		t.Fatal(err)
@@ -620,5 +628,52 @@ func TestCollector(t *testing.T) {
 		if v, ok := got[key]; !ok || v != want {
 			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
 		}
+	}
+}
+
+// TestLogRetention checks that the log stream keeps to its size limit,
+// dropping the oldest invocations' logs first.
+func TestLogRetention(t *testing.T) {
+	h := newHarness(t)
+	h.reg.put("echo", bundleOne, fn.Config{})
+	const limit = 16 << 10
+	h.worker(func(w *worker.Worker) { w.LogMaxBytes = limit })
+	var first, last string
+	for i := range 40 {
+		r, _, err := h.invoke(t.Context(), stoa.Msg{"fn": "echo", "payload": map[string]any{"print": strings.Repeat("x", 1000)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = r.RequestID
+		}
+		last = r.RequestID
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var ids []string
+	worker.ReadLogs(ctx, h.js, "echo", worker.LogOptions{Follow: true}, func(rec worker.LogRecord) error {
+		ids = append(ids, rec.RequestID)
+		if rec.RequestID == last && strings.Contains(string(rec.Text), "REPORT") {
+			cancel()
+		}
+		return nil
+	})
+	if len(ids) == 0 || ids[len(ids)-1] != last {
+		t.Fatalf("logs end with %v, want the last invocation %s", ids, last)
+	}
+	if slices.Contains(ids, first) || len(ids) >= 40 {
+		t.Errorf("%d records kept, the first invocation's among them: %v; want the oldest dropped", len(ids), slices.Contains(ids, first))
+	}
+	s, err := h.js.Stream(t.Context(), worker.LogStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Bytes > limit {
+		t.Errorf("log stream holds %d bytes, over its limit of %d", info.State.Bytes, limit)
 	}
 }
