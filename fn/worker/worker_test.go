@@ -677,3 +677,34 @@ func TestLogRetention(t *testing.T) {
 		t.Errorf("log stream holds %d bytes, over its limit of %d", info.State.Bytes, limit)
 	}
 }
+
+// TestInFlightKeepsItsVersion updates a function while an invocation of
+// the old version runs: it finishes on the old version, the next one runs
+// the new version, and the old version's environment closes once idle.
+func TestInFlightKeepsItsVersion(t *testing.T) {
+	checkLeaks(t)
+	h := newHarness(t)
+	h.reg.put("echo", bundleOne, fn.Config{})
+	w := h.worker(nil)
+	type result struct {
+		r   worker.Reply
+		er  echoReply
+		err error
+	}
+	slow := make(chan result, 1)
+	go func() {
+		r, er, err := h.invoke(t.Context(), stoa.Msg{"fn": "echo", "payload": map[string]any{"sleep": 500}})
+		slow <- result{r, er, err}
+	}()
+	waitStats(t, w, "echo", 1, "busy", func(s worker.PoolStats) bool { return s.Started == 1 && s.Idle == 0 && s.Envs == 1 })
+	h.reg.put("echo", bundleTwo, fn.Config{})
+	r, er, err := h.invoke(t.Context(), stoa.Msg{"fn": "echo"})
+	if err != nil || r.Version != 2 || er.Tag != "two" {
+		t.Errorf("invocation after the update: version %d tag %q, %v; want 2, two", r.Version, er.Tag, err)
+	}
+	old := <-slow
+	if old.err != nil || old.r.Version != 1 || old.er.Tag != "one" {
+		t.Errorf("invocation in flight during the update: version %d tag %q, %v; want 1, one", old.r.Version, old.er.Tag, old.err)
+	}
+	waitStats(t, w, "echo", 1, "old version's environment closed", func(s worker.PoolStats) bool { return s.Envs == 0 })
+}
