@@ -1,11 +1,15 @@
 package gatewaybench
 
 import (
+	"archive/zip"
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -210,7 +215,8 @@ func Start(ctx context.Context, noNode bool) (b *Bench, err error) {
 	if err != nil {
 		return b, err
 	}
-	gwMesh, err := b.gateway(ctx, &gateway.Server{Engine: caller, Routes: []gateway.Route{route}, Registry: reg})
+	token := gateway.NewToken()
+	gwMesh, err := b.gateway(ctx, &gateway.Server{Engine: caller, Routes: []gateway.Route{route}, Registry: reg, Token: token})
 	if err != nil {
 		return b, err
 	}
@@ -227,7 +233,12 @@ func Start(ctx context.Context, noNode bool) (b *Bench, err error) {
 	if err := build(ctx, "./testdata/hello", dir); err != nil {
 		return b, err
 	}
-	if _, err := reg.Create(ctx, "hello", fn.Config{Runtime: fn.RuntimeProvided, Routes: []string{"GET:/fn/hello/{name}"}, Timeout: coldTimeout}, fn.DirBundle(dir)); err != nil {
+	// Created through the management API, which answers once the gateway
+	// routes by the function.
+	create := func(name string, cfg fn.Config, dir string) error {
+		return b.create(ctx, gwMesh, token, name, cfg, dir)
+	}
+	if err := create("hello", fn.Config{Runtime: fn.RuntimeProvided, Routes: []string{"GET:/fn/hello/{name}"}, Timeout: coldTimeout}, dir); err != nil {
 		return b, err
 	}
 	b.add(Function, gwMesh+"/fn/hello/Ada", Reply)
@@ -241,7 +252,7 @@ func Start(ctx context.Context, noNode bool) (b *Bench, err error) {
 		if err != nil {
 			return b, err
 		}
-		if _, err := reg.Create(ctx, "claudia", fn.Config{Runtime: fn.RuntimeNode, Handler: "app.proxyRouter", Routes: routes, Timeout: coldTimeout}, fn.DirBundle(app)); err != nil {
+		if err := create("claudia", fn.Config{Runtime: fn.RuntimeNode, Handler: "app.proxyRouter", Routes: routes, Timeout: coldTimeout}, app); err != nil {
 			return b, err
 		}
 		b.add(Claudia, gwMesh+"/hello", ClaudiaReply)
@@ -251,14 +262,77 @@ func Start(ctx context.Context, noNode bool) (b *Bench, err error) {
 		}
 		b.add(LocalAPI, la+"/hello", ClaudiaReply)
 	}
-	// The registry's routes reach the gateway a moment after Create; wait
-	// for each side to answer, which also starts the functions.
+	// Every side answers once (a function's first answer is a cold start).
 	for _, side := range b.sides {
-		if err := b.await(ctx, side); err != nil {
+		if err := b.Get(ctx, side); err != nil {
 			return b, err
 		}
 	}
 	return b, nil
+}
+
+// create creates a function through the gateway's management API, its
+// code the directory dir zipped.
+func (b *Bench) create(ctx context.Context, gw, token, name string, cfg fn.Config, dir string) error {
+	code, err := zipDir(dir)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]any{"name": name, "config": cfg, "code": code})
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, "POST", gw+gateway.APIPrefix+"/functions", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return err
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("creating %s: %d %s", name, resp.StatusCode, out)
+	}
+	return nil
+}
+
+// zipDir zips a directory as a function bundle.
+func zipDir(dir string) ([]byte, error) {
+	var buf bytes.Buffer
+	z := zip.NewWriter(&buf)
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		h, err := zip.FileInfoHeader(info)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		h.Name, h.Method = filepath.ToSlash(rel), zip.Deflate
+		w, err := z.CreateHeader(h)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	})
+	if err == nil {
+		err = z.Close()
+	}
+	return buf.Bytes(), err
 }
 
 func (b *Bench) add(side, url, want string) {
@@ -394,30 +468,43 @@ func (b *Bench) localAPI(ctx context.Context, app string) (string, error) {
 	cmd := exec.Command("node", filepath.Join(tools, "node_modules", "claudia-local-api", "bin", "claudia-local-api"),
 		"--api-module", "app.js", "--port", strconv.Itoa(port))
 	cmd.Dir = app
-	cmd.Stdout = io.Discard // it logs every request and reply
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	b.closers = append(b.closers, func() { cmd.Process.Kill(); <-exited })
-	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			return url, nil
+	b.closers = append(b.closers, func() { cmd.Process.Kill(); cmd.Wait() })
+	// It logs (bunyan, JSON lines) "Server listening on PORT" once it
+	// listens, then every request and reply, which are discarded.
+	listening := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		found := false
+		for sc.Scan() {
+			if !found && strings.Contains(sc.Text(), "Server listening on") {
+				found = true
+				listening <- true
+			}
 		}
-		select {
-		case <-exited:
+		if !found {
+			listening <- false
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case ok := <-listening:
+		if !ok {
 			return "", errors.New("claudia-local-api exited before listening")
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(20 * time.Millisecond): // it has no readiness signal but its port
 		}
+	case <-ctx.Done():
+		return "", ctx.Err()
 	}
+	return "http://127.0.0.1:" + strconv.Itoa(port), nil
 }
 
 func (b *Bench) serve(s *http.Server) (string, error) {
@@ -442,24 +529,6 @@ func (b *Bench) gateway(ctx context.Context, g *gateway.Server) (string, error) 
 	go g.Serve(ln)
 	b.closers = append(b.closers, func() { g.Close() })
 	return "http://" + ln.Addr().String(), nil
-}
-
-// await asks side until it answers right, for the registry's routes to
-// reach the gateway (a 404 first) and the function to start.
-func (b *Bench) await(ctx context.Context, side string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		err := b.Get(ctx, side)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s never answered: %w", side, err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }
 
 // Close stops everything Start started, in reverse order.
