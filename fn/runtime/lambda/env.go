@@ -386,7 +386,7 @@ func (e *Env) Invoke(ctx context.Context, payload []byte, opts InvokeOpts) (*Res
 			ferr = e.answered(ctx, inv, res, timer)
 		default: // exited without answering
 			ferr = e.exitError(id)
-			e.logs.mark("RequestId: " + id + " Error: " + ferr.Message)
+			e.logs.mark(ferr.Message)
 			e.discard(ferr)
 		}
 	}
@@ -493,7 +493,9 @@ func (e *Env) MaxMemoryMB() int {
 	if peak == 0 && e.proc != nil {
 		peak = fieldOf("/proc/"+strconv.Itoa(e.proc.pid)+"/status", "VmHWM:") << 10
 	}
-	return int((peak + 1<<20 - 1) >> 20)
+	// The kernel charges in batches and may pass the limit by a few pages
+	// before it kills; Lambda never reports more than the memory size.
+	return min(int((peak+1<<20-1)>>20), e.cfg.MemoryMB)
 }
 
 // discard marks the environment dead for reason and kills every process in it.

@@ -69,7 +69,8 @@ func TestFileDescriptorLimit(t *testing.T) {
 
 func TestProcessLimit(t *testing.T) {
 	needRoot(t, "processes")
-	e := start(t, Config{Bundle: probeBundle, MemoryMB: 1024})
+	// Starting a thousand processes takes seconds on a busy machine.
+	e := start(t, Config{Bundle: probeBundle, MemoryMB: 1024, Timeout: time.Minute})
 	m, _ := call(t, e, `{"op":"procs","n":1100}`)
 	started, _ := m["started"].(float64)
 	t.Logf("starting 1100 processes: %v", m)
@@ -78,7 +79,7 @@ func TestProcessLimit(t *testing.T) {
 	}
 	// Threads count too: 200 are fine, but at 1,100 the Go runtime cannot
 	// create its thread and dies.
-	th := start(t, Config{Bundle: probeBundle, MemoryMB: 1024})
+	th := start(t, Config{Bundle: probeBundle, MemoryMB: 1024, Timeout: time.Minute})
 	if m, _ := call(t, th, `{"op":"threads","n":200}`); m["threads"] != 200.0 {
 		t.Errorf("200 threads: %v", m)
 	}
@@ -91,7 +92,7 @@ func TestProcessLimit(t *testing.T) {
 
 func TestTmpIsPrivateAndCapped(t *testing.T) {
 	needRoot(t, "tmp")
-	e := start(t, Config{Bundle: probeBundle, TmpMB: 32, MemoryMB: 128})
+	e := start(t, Config{Bundle: probeBundle, TmpMB: 32, MemoryMB: 128, Timeout: 30 * time.Second})
 	m, _ := call(t, e, `{"op":"fill","n":64}`)
 	written, _ := m["written"].(float64)
 	t.Logf("writing 64 MB into a 32 MB /tmp: %v", m)
@@ -103,7 +104,7 @@ func TestTmpIsPrivateAndCapped(t *testing.T) {
 	}
 
 	// A /tmp bigger than memory: its pages are not charged as the function's memory.
-	big := start(t, Config{Bundle: probeBundle, TmpMB: 256, MemoryMB: 64})
+	big := start(t, Config{Bundle: probeBundle, TmpMB: 256, MemoryMB: 64, Timeout: 30 * time.Second})
 	if m, _ := call(t, big, `{"op":"fill","n":160}`); m["written"] != 160.0 || m["err"] != nil {
 		t.Errorf("160 MB into a 256 MB /tmp with 64 MB of memory: %v", m)
 	}
