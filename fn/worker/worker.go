@@ -308,6 +308,12 @@ func (w *Worker) Invoke(ctx context.Context, req Request) (*Reply, error) {
 	if len(payload) == 0 {
 		payload = []byte("{}") // as Lambda does for an invoke without a payload
 	}
+	if len(payload) > lambda.MaxPayload { // refused before any environment starts for it
+		err := &lambda.Error{Code: lambda.CodeRequestTooLarge, Type: lambda.ErrRequestTooLarge.Type,
+			Message: fmt.Sprintf("request payload of %d bytes is over the limit of %d bytes", len(payload), lambda.MaxPayload)}
+		p.count(false, err)
+		return nil, invokeError(v, nil, err)
+	}
 	for try := 0; ; try++ {
 		e, cold, err := p.acquire(ctx)
 		if err != nil {

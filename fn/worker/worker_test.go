@@ -278,6 +278,9 @@ func TestRequestTooLarge(t *testing.T) {
 	if !errors.Is(err, &stoa.Error{Code: lambda.CodeRequestTooLarge}) {
 		t.Fatalf("payload of %d bytes: %v, want %s", len(big), err, lambda.CodeRequestTooLarge)
 	}
+	if s := stats(w, "echo", 1); s.Started != 0 {
+		t.Errorf("an environment started for a payload refused: %+v", s)
+	}
 	// The echo answers the event with 30 bytes around it: keep under the
 	// response cap too.
 	if _, err := w.Invoke(t.Context(), worker.Request{Fn: "echo", Payload: str(lambda.MaxPayload - 100)}); err != nil {

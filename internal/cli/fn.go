@@ -326,6 +326,7 @@ and print its reply on stdout.
   stoa fn invoke hello --payload '{"name":"Ada"}'
   stoa fn invoke hello --qualifier prod
   stoa fn invoke hello --qualifier 3 --json
+  stoa fn invoke hello --payload @event.json   # or - for stdin
 
 --qualifier picks the version: latest (the default), a number or an alias.
 --json prints the whole reply: {"version", "requestId", "payload", "cold"}.
@@ -335,10 +336,11 @@ stdout, the error to stderr, and the exit code is 1.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req := worker.Request{Fn: args[0], Qualifier: qualifier}
 			if payload != "" {
-				if !json.Valid([]byte(payload)) {
-					return usageError{fmt.Errorf("--payload is not JSON: %s", payload)}
+				b, err := payloadArg(payload, cmd.InOrStdin())
+				if err != nil {
+					return err
 				}
-				req.Payload = json.RawMessage(payload)
+				req.Payload = b
 			}
 			url, auth, err := natsTarget(&f.nats, f.dataDir, os.Getenv)
 			if err != nil {
@@ -383,11 +385,34 @@ stdout, the error to stderr, and the exit code is 1.`,
 		},
 	}
 	f.register(cmd.Flags())
-	cmd.Flags().StringVar(&payload, "payload", "", "the event, JSON (default {})")
+	cmd.Flags().StringVar(&payload, "payload", "", "the event: JSON, @FILE or - for stdin (default {})")
 	cmd.Flags().StringVar(&qualifier, "qualifier", "", "latest, a version number or an alias")
 	cmd.Flags().DurationVar(&timeout, "timeout", worker.MaxTimeout, "how long to wait for the reply")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the whole reply, not only the function's payload")
 	return cmd
+}
+
+// payloadArg reads --payload: JSON itself, @FILE, or - for stdin. It must
+// be JSON.
+func payloadArg(arg string, stdin io.Reader) (json.RawMessage, error) {
+	b := []byte(arg)
+	var err error
+	switch {
+	case arg == "-":
+		b, err = io.ReadAll(stdin)
+	case strings.HasPrefix(arg, "@"):
+		b, err = os.ReadFile(arg[1:])
+	}
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--payload: %w", err)}
+	}
+	if !json.Valid(b) {
+		if len(b) > 80 {
+			b = append(b[:80:80], "…"...)
+		}
+		return nil, usageError{fmt.Errorf("--payload is not JSON: %s", b)}
+	}
+	return b, nil
 }
 
 // invokeFailure prints the error body of a failed invocation on stdout

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stoaproject/stoa/fn"
+	"github.com/stoaproject/stoa/fn/runtime/lambda"
 	"github.com/stoaproject/stoa/mesh"
 )
 
@@ -115,6 +116,27 @@ func TestDeployInvoke(t *testing.T) {
 	r = stoaCmd(t, dir, "fn", "invoke", "echo", "--payload", `{"fail":"no cheese"}`)
 	if r.code != 1 || !strings.Contains(r.stderr, "fn_error: echo:1: errorString: no cheese") || !strings.Contains(r.stdout, `"errorMessage":"no cheese"`) {
 		t.Errorf("a function error: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	// Lambda's payload cap: 6 MiB + 100 bytes pass (NATS carries up to
+	// 8 MB under stoa up); one byte more is refused whole.
+	for _, c := range []struct {
+		size int
+		code int
+		err  string
+	}{
+		{lambda.MaxPayload - 100, 0, ""},
+		{lambda.MaxPayload - 10, 1, "fn_response_too_large"}, // the echo answers the event and 26 bytes more
+		{lambda.MaxPayload + 1, 1, "fn_request_too_large"},
+	} {
+		ev := filepath.Join(t.TempDir(), "event.json")
+		if err := os.WriteFile(ev, []byte(`"`+strings.Repeat("x", c.size-2)+`"`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := stoaCmd(t, dir, "fn", "invoke", "echo", "--payload", "@"+ev)
+		if r.code != c.code || !strings.Contains(r.stderr, c.err) {
+			t.Errorf("a payload of %d bytes: exit %d, stderr %q; want %d and %q", c.size, r.code, r.stderr, c.code, c.err)
+		}
 	}
 
 	mustStoa(t, dir, "fn", "update", "--name", "echo", bundleTwo)
