@@ -25,12 +25,12 @@ exports.uncaught = (event, context, callback) => {
   }, 0);
   setTimeout(() => callback(null, 'too late'), 1000);
 };
-// wait answers at once through the callback but leaves a 300 ms timer
+// wait answers at once through the callback but leaves a 1 s timer
 // behind: with callbackWaitsForEmptyEventLoop (the default) the answer
 // waits for it; with the flag false it does not.
 exports.wait = (event, context, callback) => {
   context.callbackWaitsForEmptyEventLoop = event.wait;
-  setTimeout(() => {}, 300);
+  setTimeout(() => {}, 1000);
   callback(null, { waited: event.wait });
 };
 exports.context = async (event, context) => ({
