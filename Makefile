@@ -8,9 +8,10 @@ NPM_DIR     := testdata/npm
 
 .PHONY: run test deps system vet lint unit bench fuzz clean
 
-## run: the main job (for now: a demonstration of the act engine)
+## run: the main job: stoa up (NATS with JetStream in ./.stoa, a function worker; Ctrl-C stops it)
 run:
-	$(GO) run ./cmd/stoa demo
+	$(GO) build -o $(BIN)/stoa ./cmd/stoa
+	$(BIN)/stoa up
 
 ## test: install what the tests need, then vet, lint and run every test with -race
 test: deps vet lint unit
