@@ -153,7 +153,7 @@ func (e *Env) start() error {
 	chown := false
 	gid := -1
 	if h.root {
-		l, err := leaseUID(cfg.Dir, cfg.UID)
+		l, err := leaseUID(cfg.UID)
 		if err != nil {
 			return err
 		}

@@ -51,15 +51,31 @@ func sweepOnce(dir string) {
 	}
 }
 
-// sweepCgroups removes empty cgroups that dead processes left under parent.
+// sweepCgroups removes the cgroups that dead processes left under parent,
+// killing what still runs in them first: a worker that died took its
+// runtimes with it (Pdeathsig), but not the processes they had started,
+// which would otherwise share their uid with the next environment that
+// leases it.
 func sweepCgroups(parent string) {
 	if parent == "" {
 		return
 	}
 	ents, _ := os.ReadDir(parent)
 	for _, d := range ents {
-		if d.IsDir() && ownerDead(d.Name()) {
-			os.Remove(filepath.Join(parent, d.Name())) // fails harmlessly if not empty
+		if !d.IsDir() || !ownerDead(d.Name()) {
+			continue
 		}
+		dir := filepath.Join(parent, d.Name())
+		for i := 0; i < 50; i++ {
+			ps := procs(dir)
+			if len(ps) == 0 {
+				break
+			}
+			for _, p := range ps {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+			backoff(i)
+		}
+		os.Remove(dir) // fails harmlessly if something is still there
 	}
 }

@@ -17,16 +17,26 @@ const (
 
 var uidNext atomic.Uint32
 
-// uidLease holds a uid for one environment: an flock on Dir/uids/<uid>,
-// which also keeps other processes sharing Dir (two workers) off it, and
-// which the kernel releases if this process dies.
+// uidLease holds a uid for one environment: an flock on a file named after
+// it in one directory for the whole host (not per Dir: two workers with
+// different Dirs must not share a uid either), which the kernel releases
+// if this process dies.
 type uidLease struct {
 	uid int
 	f   *os.File
 }
 
-func leaseUID(dir string, want int) (*uidLease, error) {
-	ldir := filepath.Join(dir, "uids")
+// uidLockDir is where the leases live: /run (tmpfs, root's) where it
+// exists, else the temporary directory.
+func uidLockDir() string {
+	if st, err := os.Stat("/run"); err == nil && st.IsDir() {
+		return "/run/stoa-lambda/uids"
+	}
+	return filepath.Join(os.TempDir(), "stoa-lambda-uids")
+}
+
+func leaseUID(want int) (*uidLease, error) {
+	ldir := uidLockDir()
 	if err := os.MkdirAll(ldir, 0o700); err != nil {
 		return nil, err
 	}
