@@ -103,6 +103,11 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("--data: %w", err)
 	}
+	unlock, err := lockData(data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	conf := filepath.Join(data, natsConfFile)
 	if _, err := os.Stat(conf); errors.Is(err, os.ErrNotExist) {
 		if err := os.WriteFile(conf, []byte(upNATSConf), 0o600); err != nil {

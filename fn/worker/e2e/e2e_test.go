@@ -294,6 +294,9 @@ func TestRestart(t *testing.T) {
 	mustStoa(t, dir, "fn", "update", "--name", name, "--memory", "256", bundleTwo)
 	mustStoa(t, dir, "fn", "alias", name, "prod", "1")
 	mustStoa(t, dir, "fn", "invoke", name)
+	if r := stoaCmd(t, dir, "up", "--listen", "127.0.0.1:0", "--http", ""); r.code != 1 || !strings.Contains(r.stderr, "another stoa up is running on ") {
+		t.Errorf("a second stoa up on the same data directory: exit %d, stderr %q; want it refused", r.code, r.stderr)
+	}
 	listBefore := mustStoa(t, dir, "fn", "list", "--json")
 	versionsBefore := mustStoa(t, dir, "fn", "versions", name, "--json")
 
