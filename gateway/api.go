@@ -391,7 +391,8 @@ func (s *Server) checkStored(next []Route, changed map[string]bool) error {
 // another source (Server.Routes, a function) routes r's key, with
 // ErrAmbiguous when a route of the same shape exists, and with a
 // *RouteError when r is invalid; the store is then unchanged. Every
-// gateway watching the store takes the change.
+// gateway watching the store takes the change; this one has when PutRoute
+// returns (as with AddRoutes, ReplaceRoutes and DeleteRoute).
 func (s *Server) PutRoute(ctx context.Context, r Route) (created bool, err error) {
 	if err := s.init(); err != nil {
 		return false, err
@@ -403,7 +404,7 @@ func (s *Server) PutRoute(ctx context.Context, r Route) (created bool, err error
 		return false, err
 	}
 	r.Method, r.Source = normMethod(r.Method), ""
-	err = s.Store.Update(ctx, func(cur []Route) ([]Route, error) {
+	rev, err := s.Store.Update(ctx, func(cur []Route) ([]Route, error) {
 		created = true
 		next := make([]Route, 0, len(cur)+1)
 		for _, c := range cur {
@@ -416,7 +417,11 @@ func (s *Server) PutRoute(ctx context.Context, r Route) (created bool, err error
 		next = append(next, r)
 		return next, s.checkStored(next, map[string]bool{r.Key(): true})
 	})
-	return created, err
+	if err != nil {
+		return false, err
+	}
+	s.awaitStored(ctx, rev)
+	return created, nil
 }
 
 // AddRoutes adds each of rs to the route store, replacing stored routes
@@ -438,7 +443,7 @@ func (s *Server) AddRoutes(ctx context.Context, rs []Route) error {
 		rs[i].Method, rs[i].Source = normMethod(rs[i].Method), ""
 		changed[rs[i].Key()] = true
 	}
-	return s.Store.Update(ctx, func(cur []Route) ([]Route, error) {
+	rev, err := s.Store.Update(ctx, func(cur []Route) ([]Route, error) {
 		next := make([]Route, 0, len(cur)+len(rs))
 		for _, c := range cur {
 			if !changed[c.Key()] {
@@ -448,6 +453,11 @@ func (s *Server) AddRoutes(ctx context.Context, rs []Route) error {
 		next = append(next, rs...)
 		return next, s.checkStored(next, changed)
 	})
+	if err != nil {
+		return err
+	}
+	s.awaitStored(ctx, rev)
+	return nil
 }
 
 // ReplaceRoutes makes rs the whole content of the route store, checked as
@@ -464,9 +474,14 @@ func (s *Server) ReplaceRoutes(ctx context.Context, rs []Route) error {
 		r.Method, r.Source = normMethod(r.Method), ""
 		next[i] = r
 	}
-	return s.Store.Update(ctx, func([]Route) ([]Route, error) {
+	rev, err := s.Store.Update(ctx, func([]Route) ([]Route, error) {
 		return next, s.checkStored(next, nil)
 	})
+	if err != nil {
+		return err
+	}
+	s.awaitStored(ctx, rev)
+	return nil
 }
 
 // DeleteRoute removes the stored route with key ("GET /users/{id}"). A
@@ -483,7 +498,7 @@ func (s *Server) DeleteRoute(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	return s.Store.Update(ctx, func(cur []Route) ([]Route, error) {
+	rev, err := s.Store.Update(ctx, func(cur []Route) ([]Route, error) {
 		next := make([]Route, 0, len(cur))
 		for _, c := range cur {
 			if c.Key() != k.Key() {
@@ -498,4 +513,9 @@ func (s *Server) DeleteRoute(ctx context.Context, key string) error {
 		}
 		return next, nil
 	})
+	if err != nil {
+		return err
+	}
+	s.awaitStored(ctx, rev)
+	return nil
 }

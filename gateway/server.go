@@ -149,20 +149,22 @@ type Server struct {
 
 	tab atomic.Pointer[table]
 
-	mu       sync.Mutex // guards what follows
-	stored   []Route
-	fnRoutes []Route
-	changed  chan struct{}
-	states   map[string]*routeState
+	mu        sync.Mutex // guards what follows
+	stored    []Route
+	storedRev uint64 // the store revision stored is
+	fnRoutes  []Route
+	changed   chan struct{}
+	states    map[string]*routeState
 
-	startOnce sync.Once
-	startErr  error
-	stop      context.CancelFunc
-	watchers  sync.WaitGroup
-	ready     atomic.Bool
-	draining  atomic.Bool
-	drainOnce sync.Once
-	drainCh   chan struct{} // closed when draining begins
+	startOnce     sync.Once
+	startErr      error
+	stop          context.CancelFunc
+	watchers      sync.WaitGroup
+	ready         atomic.Bool
+	watchingStore atomic.Bool // the store's watcher runs: changes reach the table
+	draining      atomic.Bool
+	drainOnce     sync.Once
+	drainCh       chan struct{} // closed when draining begins
 }
 
 // FunctionSource gives the routes functions declare (fn.Config.Routes),
@@ -273,13 +275,13 @@ func (s *Server) start(ctx context.Context) error {
 	var loads []<-chan error
 	if s.Store != nil {
 		loads = append(loads, s.watch(wctx, "route store", func(ctx context.Context, first func()) error {
-			return s.Store.Watch(ctx, func(rs []Route, err error) {
+			return s.Store.Watch(ctx, func(rs []Route, rev uint64, err error) {
 				if err != nil {
 					s.log.Error("gateway: the route store holds routes that do not decode; keeping the last good ones", "err", err)
-					first()
-					return
+					s.setStoredRev(rev)
+				} else {
+					s.setRoutes(&s.stored, rs, "store", rev)
 				}
-				s.setRoutes(&s.stored, rs, "store")
 				first()
 			})
 		}))
@@ -291,11 +293,12 @@ func (s *Server) start(ctx context.Context) error {
 	if functions != nil {
 		loads = append(loads, s.watch(wctx, "function routes", func(ctx context.Context, first func()) error {
 			return functions.WatchRoutes(ctx, func(rs []Route) {
-				s.setRoutes(&s.fnRoutes, rs, "")
+				s.setRoutes(&s.fnRoutes, rs, "", 0)
 				first()
 			})
 		}))
 	}
+	s.watchingStore.Store(s.Store != nil)
 	for _, l := range loads {
 		var err error
 		select {
@@ -306,6 +309,7 @@ func (s *Server) start(ctx context.Context) error {
 		if err != nil {
 			cancel() // a failed Start leaves nothing running
 			s.watchers.Wait()
+			s.watchingStore.Store(false)
 			return err
 		}
 	}
@@ -342,10 +346,14 @@ func (s *Server) watch(wctx context.Context, what string, run func(ctx context.C
 	return loaded
 }
 
-// setRoutes replaces one source's routes and rebuilds the table.
-func (s *Server) setRoutes(dst *[]Route, rs []Route, source string) {
+// setRoutes replaces one source's routes and rebuilds the table; rev, if
+// not 0, is the store revision the routes are.
+func (s *Server) setRoutes(dst *[]Route, rs []Route, source string, rev uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if rev > s.storedRev {
+		s.storedRev = rev
+	}
 	c := make([]Route, len(rs))
 	for i, r := range rs {
 		if source != "" {
@@ -357,6 +365,44 @@ func (s *Server) setRoutes(dst *[]Route, rs []Route, source string) {
 	}
 	*dst = c
 	s.rebuildLocked()
+}
+
+// setStoredRev records a store revision that brought no usable routes,
+// and wakes the waiters.
+func (s *Server) setStoredRev(rev uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rev > s.storedRev {
+		s.storedRev = rev
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// awaitStored waits until this gateway's table has taken the store's
+// revision rev (or a later one), so that the gateway that made a change
+// routes by it when the change's call returns. It waits only while the
+// store is being watched, and at most routesSettleTimeout.
+func (s *Server) awaitStored(ctx context.Context, rev uint64) {
+	if !s.watchingStore.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, routesSettleTimeout)
+	defer cancel()
+	for {
+		s.mu.Lock()
+		done, changed := s.storedRev >= rev, s.changed
+		s.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			s.log.Warn("gateway: a route change did not reach this gateway in time", "revision", rev, "err", ctx.Err())
+			return
+		}
+	}
 }
 
 func (s *Server) rebuild() {
@@ -498,6 +544,7 @@ func (s *Server) beginDrain() {
 
 func (s *Server) stopWatchers() {
 	s.startOnce.Do(func() { s.startErr = ErrServerClosed })
+	s.watchingStore.Store(false)
 	if s.stop != nil {
 		s.stop()
 	}

@@ -86,35 +86,37 @@ func (st *Store) get(ctx context.Context) ([]Route, uint64, error) {
 // Update changes the stored routes: change gets the routes as stored and
 // returns them as they should be, or an error, which Update returns with
 // nothing written. If another writer changes the routes meanwhile, change
-// runs again on theirs, so it must have no other effect.
-func (st *Store) Update(ctx context.Context, change func([]Route) ([]Route, error)) error {
+// runs again on theirs, so it must have no other effect. Update returns the
+// revision it wrote, which Watch reports when the change reaches it.
+func (st *Store) Update(ctx context.Context, change func([]Route) ([]Route, error)) (uint64, error) {
 	for range maxUpdateTries {
 		cur, rev, err := st.get(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		next, err := change(cur)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		b, err := json.Marshal(routeDoc{Routes: nonNil(next)})
 		if err != nil {
-			return err
+			return 0, err
 		}
+		var written uint64
 		if rev == 0 {
-			_, err = st.kv.Create(ctx, storeKey, b)
+			written, err = st.kv.Create(ctx, storeKey, b)
 		} else {
-			_, err = st.kv.Update(ctx, storeKey, b, rev)
+			written, err = st.kv.Update(ctx, storeKey, b, rev)
 		}
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("gateway: writing the route store: %w", err)
+			return 0, fmt.Errorf("gateway: writing the route store: %w", err)
 		}
-		return nil
+		return written, nil
 	}
-	return errors.New("gateway: the route store kept changing; try again")
+	return 0, errors.New("gateway: the route store kept changing; try again")
 }
 
 func nonNil(rs []Route) []Route {
@@ -124,11 +126,11 @@ func nonNil(rs []Route) []Route {
 	return rs
 }
 
-// Watch calls set with the stored routes, once at once and again after
-// every change, until ctx ends, then returns ctx's error. A stored value that
-// does not decode is passed as an error (and the routes as nil). Watch
-// returns another error if it cannot watch.
-func (st *Store) Watch(ctx context.Context, set func([]Route, error)) error {
+// Watch calls set with the stored routes and their revision, once at once
+// and again after every change, until ctx ends, then returns ctx's error. A
+// stored value that does not decode is passed as an error (and the routes
+// as nil). Watch returns another error if it cannot watch.
+func (st *Store) Watch(ctx context.Context, set func(routes []Route, revision uint64, err error)) error {
 	w, err := st.kv.Watch(ctx, storeKey)
 	if err != nil {
 		return fmt.Errorf("gateway: watching the route store: %w", err)
@@ -150,21 +152,22 @@ func (st *Store) Watch(ctx context.Context, set func([]Route, error)) error {
 			case e == nil: // every initial value is in
 				if initial {
 					initial = false
-					set(nil, nil) // the key does not exist yet
+					set(nil, 0, nil) // the key does not exist yet
 				}
 			case e.Operation() != jetstream.KeyValuePut:
 				initial = false
-				set(nil, nil)
+				set(nil, e.Revision(), nil)
 			default:
 				initial = false
-				set(decodeRoutes(e.Value()))
+				rs, err := decodeRoutes(e.Value())
+				set(rs, e.Revision(), err)
 			}
 		}
 	}
 }
 
 // The watcher sends the key's value, then nil; so a nil after a value must
-// not count as "no routes". set(nil, nil) above runs only when nil comes
+// not count as "no routes". set(nil, 0, nil) above runs only when nil comes
 // first.
 
 // decodeRoutes reads the store's value, leniently (see Route.UnmarshalJSON).
