@@ -478,10 +478,13 @@ func (b *Bench) localAPI(ctx context.Context, app string) (string, error) {
 		return "", err
 	}
 	b.closers = append(b.closers, func() { cmd.Process.Kill(); cmd.Wait() })
-	// It logs (bunyan, JSON lines) "Server listening on PORT" once it
-	// listens, then every request and reply, which are discarded.
+	// It logs (bunyan, JSON lines) "Server listening on PORT" just after
+	// calling listen, before the bind completes, then every request and
+	// reply, which are discarded.
 	listening := make(chan bool, 1)
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		found := false
@@ -504,7 +507,23 @@ func (b *Bench) localAPI(ctx context.Context, app string) (string, error) {
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	return "http://127.0.0.1:" + strconv.Itoa(port), nil
+	// The bind follows the line within moments; claudia-local-api gives no
+	// other sign of it than the port accepting.
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return "http://" + addr, nil
+		}
+		select {
+		case <-exited:
+			return "", fmt.Errorf("claudia-local-api exited: %w", err)
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 func (b *Bench) serve(s *http.Server) (string, error) {
