@@ -103,21 +103,22 @@ func TestCompare(t *testing.T) {
 	}
 	fmt.Print(table.String())
 	mesh32, local32, fn32 := m(Mesh, InFlight), m(Local, InFlight), m(Function, InFlight)
+	us := func(ms float64) float64 { return ms * 1000 } // benchtable prints whole units
 	lines := []compareLine{
 		{"gateway/act-mesh", "gateway → act route over the mesh, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, mesh32.ActsPerS, mesh32.ActsPerS / floor32.ActsPerS, Goal, rounds},
 		{"gateway/act-local", "gateway → act route on its own engine, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, local32.ActsPerS, local32.ActsPerS / floor32.ActsPerS, Goal, rounds},
-		{"gateway/act-mesh/p50", "act route over the mesh, latency p50 one at a time", "ms", "net/http", floor1.P50ms, m(Mesh, 1).P50ms, floor1.P50ms / m(Mesh, 1).P50ms, 0, rounds},
+		{"gateway/act-mesh/p50", "act route over the mesh, latency p50 one at a time", "µs", "net/http", us(floor1.P50ms), us(m(Mesh, 1).P50ms), floor1.P50ms / m(Mesh, 1).P50ms, 0, rounds},
 		{"gateway/function", "gateway → warm Go function, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, fn32.ActsPerS, fn32.ActsPerS / floor32.ActsPerS, 0, rounds},
-		{"gateway/function/p50", "gateway → warm Go function, p50 one at a time (goal: floor + 200 µs)", "ms", "net/http", floor1.P50ms, fn1.P50ms, floor1.P50ms / fn1.P50ms,
+		{"gateway/function/p50", "gateway → warm Go function, p50 one at a time (goal: floor + 200 µs)", "µs", "net/http", us(floor1.P50ms), us(fn1.P50ms), floor1.P50ms / fn1.P50ms,
 			math.Round(floor1.P50ms/(floor1.P50ms+FunctionGoal/1000.0)*100) / 100, rounds},
-		{"gateway/function/p99", "gateway → warm Go function, p99 one at a time", "ms", "net/http", floor1.P99ms, fn1.P99ms, floor1.P99ms / fn1.P99ms, 0, rounds},
+		{"gateway/function/p99", "gateway → warm Go function, p99 one at a time", "µs", "net/http", us(floor1.P99ms), us(fn1.P99ms), floor1.P99ms / fn1.P99ms, 0, rounds},
 		{"gateway/function/cold", "cold start through the gateway, Go function, p50", "ms", "", 0, res.ColdP50(Function), 0, 0, len(res.Cold[Function])},
 	}
 	if !cfg.NoNode {
 		cl1, cl32, la1, la32 := m(Claudia, 1), m(Claudia, InFlight), m(LocalAPI, 1), m(LocalAPI, InFlight)
 		lines = append(lines,
 			compareLine{"gateway/claudia", "the claudia app through the gateway vs claudia-local-api, 32 in flight", "req/s", "claudia-local-api 3.0.5", la32.ActsPerS, cl32.ActsPerS, cl32.ActsPerS / la32.ActsPerS, 0, rounds},
-			compareLine{"gateway/claudia/p50", "the claudia app through the gateway vs claudia-local-api, p50 one at a time", "ms", "claudia-local-api 3.0.5", la1.P50ms, cl1.P50ms, la1.P50ms / cl1.P50ms, 0, rounds},
+			compareLine{"gateway/claudia/p50", "the claudia app through the gateway vs claudia-local-api, p50 one at a time", "µs", "claudia-local-api 3.0.5", us(la1.P50ms), us(cl1.P50ms), la1.P50ms / cl1.P50ms, 0, rounds},
 			compareLine{"gateway/claudia/cold", "cold start through the gateway, claudia app (Node), p50", "ms", "", 0, res.ColdP50(Claudia), 0, 0, len(res.Cold[Claudia])},
 		)
 	}
