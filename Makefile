@@ -18,20 +18,16 @@ test: deps vet lint unit
 
 deps: system $(NPM_DIR)/node_modules/.package-lock.json $(BIN)/staticcheck
 
-# Debian packages the tests use (curl: the chapter's curl line, for real).
-APT_PACKAGES := curl
+# Debian packages the tests use, as command:package (curl: the chapter's
+# curl line, for real; mkfs.ext4: each Lambda environment's private /tmp).
+APT_NEEDS := curl:curl mkfs.ext4:e2fsprogs ip:iproute2
 system:
-	@missing=""; for c in $(APT_PACKAGES); do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	@missing=""; for cp in $(APT_NEEDS); do c=$${cp%%:*}; p=$${cp#*:}; \
+		command -v $$c >/dev/null || [ -x /sbin/$$c ] || [ -x /usr/sbin/$$c ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 		else echo "make: install$$missing (apt-get install$$missing) and run again" >&2; exit 1; fi; \
 	fi
-
-$(NPM_DIR)/node_modules/.package-lock.json: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
-	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
-
-$(BIN)/staticcheck:
-	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
 
 vet:
 	$(GO) vet ./...
