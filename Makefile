@@ -29,6 +29,12 @@ system:
 		else echo "make: install$$missing (apt-get install$$missing) and run again" >&2; exit 1; fi; \
 	fi
 
+$(NPM_DIR)/node_modules/.package-lock.json: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
+
 vet:
 	$(GO) vet ./...
 
