@@ -16,7 +16,11 @@ run:
 ## test: install what the tests need, then vet, lint and run every test with -race
 test: deps vet lint unit
 
-deps: system $(NPM_DIR)/node_modules/.package-lock.json $(BIN)/staticcheck
+# Each pinned npm tree the tests use, installed from its lockfile.
+NPM_TREES := $(NPM_DIR) gateway/test/testdata/claudia bench/gateway/testdata/local-api
+NPM_STAMPS := $(addsuffix /node_modules/.package-lock.json,$(NPM_TREES))
+
+deps: system $(NPM_STAMPS) $(BIN)/staticcheck
 
 # Debian packages the tests use, as command:package (curl: the chapter's
 # curl line, for real; mkfs.ext4: each Lambda environment's private /tmp).
@@ -29,8 +33,8 @@ system:
 		else echo "make: install$$missing (apt-get install$$missing) and run again" >&2; exit 1; fi; \
 	fi
 
-$(NPM_DIR)/node_modules/.package-lock.json: $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
-	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+%/node_modules/.package-lock.json: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install $(STATICCHECK)
