@@ -132,7 +132,7 @@ func TestValidationDefaultsReachHandler(t *testing.T) {
 			return map[string]int{"size": in.Paging.Size}, nil
 		}))
 	for msg, want := range map[string]string{
-		`{"role":"page"}`:                    `{"size":10}`,
+		`{"role":"page"}`:                     `{"size":10}`,
 		`{"role":"page","paging":{"size":3}}`: `{"size":3}`,
 	} {
 		out, err := e.Act(t.Context(), []byte(msg))

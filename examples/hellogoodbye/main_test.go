@@ -116,4 +116,3 @@ func lines(r io.Reader) <-chan string {
 	}()
 	return ch
 }
-
