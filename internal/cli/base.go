@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/stoaproject/stoa/mesh"
 )
@@ -144,32 +141,13 @@ func runBase(cmd *cobra.Command, b *mesh.Base, nf *natsFlags, httpAddr string, d
 	}
 
 	var draining atomic.Bool
-	var srv *http.Server
-	if httpAddr != "" {
-		ln, err := net.Listen("tcp", httpAddr)
-		if err != nil {
-			stop(context.Background())
-			return fmt.Errorf("--http: %w", err)
-		}
-		mux := http.NewServeMux()
-		live := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }
-		mux.HandleFunc("GET /livez", live)
-		mux.HandleFunc("GET /healthz", live)
-		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-			if draining.Load() {
-				http.Error(w, "draining", http.StatusServiceUnavailable)
-				return
-			}
-			if err := ready(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, "ok")
-		})
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		where += " http=http://" + ln.Addr().String()
+	srv, err := serveHealth(httpAddr, reg, &draining, ready)
+	if err != nil {
+		stop(context.Background())
+		return err
+	}
+	if srv != nil {
+		where += " http=http://" + srv.addr
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), "ready", where)
 
@@ -178,10 +156,8 @@ func runBase(cmd *cobra.Command, b *mesh.Base, nf *natsFlags, httpAddr string, d
 	log.Info("stoa base: draining")
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
-	err := stop(dctx)
-	if srv != nil {
-		srv.Shutdown(dctx)
-	}
+	err = stop(dctx)
+	srv.shutdown(dctx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/stoaproject/stoa/fn"
 	"github.com/stoaproject/stoa/fn/runtime/lambda"
@@ -239,49 +236,6 @@ func newMetrics() *prometheus.Registry {
 	return reg
 }
 
-// healthServer serves /livez, /healthz, /readyz and /metrics.
-type healthServer struct {
-	srv  *http.Server
-	addr string
-}
-
-// serveHealth listens on addr ("" for no server, then it returns nil) and
-// serves the health endpoints: /readyz answers 503 while stopping is set
-// or ready fails.
-func serveHealth(addr string, reg *prometheus.Registry, stopping *atomic.Bool, ready func() error) (*healthServer, error) {
-	if addr == "" {
-		return nil, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--http: %w", err)
-	}
-	mux := http.NewServeMux()
-	live := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }
-	mux.HandleFunc("GET /livez", live)
-	mux.HandleFunc("GET /healthz", live)
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if stopping.Load() {
-			http.Error(w, "stopping", http.StatusServiceUnavailable)
-			return
-		}
-		if err := ready(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	h := &healthServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String()}
-	go h.srv.Serve(ln)
-	return h, nil
-}
-
-func (h *healthServer) shutdown(ctx context.Context) {
-	if h != nil {
-		h.srv.Shutdown(ctx)
-	}
-}
 
 // connect connects to NATS with Stoa's settings (mesh.Options) plus extra,
 // and waits until the connection is up. url "" is for extra options that
