@@ -236,7 +236,6 @@ func newMetrics() *prometheus.Registry {
 	return reg
 }
 
-
 // connect connects to NATS with Stoa's settings (mesh.Options) plus extra,
 // and waits until the connection is up. url "" is for extra options that
 // say where (nats.InProcessServer).
