@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/stoaproject/stoa/bench/internal/compare"
 )
 
 // runners are the comparison runners, one line each: the package, relative
@@ -125,12 +127,12 @@ func run(ctx context.Context, dir string, args []string, stdout, stderr io.Write
 			row.note = "skipped: " + rel + " has no TestCompare yet"
 		default:
 			fmt.Fprintf(stderr, "benchtable: comparison %s (go test ./%s -run TestCompare)\n", name, rel)
-			row.results, err = compare(ctx, root, rel, o.short, stderr)
+			row.results, err = runCompare(ctx, root, rel, o.short, stderr)
 			if err != nil {
 				row.note = "failed; its output is above"
 				failed = append(failed, name+": "+err.Error())
 			} else if len(row.results) == 0 {
-				row.note = "failed: printed no " + strings.TrimSpace(comparePrefix) + " line"
+				row.note = "failed: printed no " + strings.TrimSpace(compare.Prefix) + " line"
 				failed = append(failed, name+": no result")
 			}
 		}
@@ -186,9 +188,9 @@ func benchmark(ctx context.Context, root string, o options, pkgs []string, stder
 	return res, errors.Join(err, perr)
 }
 
-// compare runs the TestCompare of the runner package rel and returns the
+// runCompare runs the TestCompare of the runner package rel and returns the
 // comparisons it printed.
-func compare(ctx context.Context, root, rel string, short bool, stderr io.Writer) ([]comparison, error) {
+func runCompare(ctx context.Context, root, rel string, short bool, stderr io.Writer) ([]compare.Line, error) {
 	mode := "full"
 	if short {
 		mode = "quick"
@@ -198,7 +200,7 @@ func compare(ctx context.Context, root, rel string, short bool, stderr io.Writer
 	if err != nil {
 		return nil, err
 	}
-	return parseCompare(bytes.NewReader(out))
+	return compare.Read(bytes.NewReader(out))
 }
 
 // goCmd runs the go command in dir and returns its stdout. When echo is

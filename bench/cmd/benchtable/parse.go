@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
-	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -133,39 +131,4 @@ func parseList(r io.Reader) (map[string][]string, error) {
 		}
 	}
 	return pkgs, sc.Err()
-}
-
-// comparePrefix starts the line a comparison runner prints for each of its
-// comparisons (bench/doc.go).
-const comparePrefix = "compare: "
-
-// A comparison is the JSON of one compare: line.
-type comparison struct {
-	Name      string  `json:"name"`
-	What      string  `json:"what"`
-	Unit      string  `json:"unit"`
-	Peer      string  `json:"peer"`
-	PeerValue float64 `json:"peer_value"`
-	StoaValue float64 `json:"stoa_value"`
-	Ratio     float64 `json:"ratio"`
-	Goal      float64 `json:"goal"`
-	Rounds    int     `json:"rounds"`
-}
-
-// parseCompare returns the comparisons printed in a runner's output.
-func parseCompare(r io.Reader) ([]comparison, error) {
-	var out []comparison
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), comparePrefix)
-		if !ok {
-			continue
-		}
-		var c comparison
-		if err := json.Unmarshal([]byte(line), &c); err != nil {
-			return out, fmt.Errorf("bad %sline %q: %w", comparePrefix, line, err)
-		}
-		out = append(out, c)
-	}
-	return out, sc.Err()
 }

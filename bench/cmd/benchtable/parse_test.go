@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stoaproject/stoa/bench/internal/compare"
 )
 
 func parseFile(t *testing.T, name string) benchOutput {
@@ -145,11 +147,11 @@ compare: {"name":"http/inflight=32","unit":"acts/s","peer":"seneca 3.38.0","peer
 --- PASS: TestCompare (2.37s)
 PASS
 `
-	got, err := parseCompare(strings.NewReader(out))
+	got, err := compare.Read(strings.NewReader(out))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []comparison{
+	want := []compare.Line{
 		{Name: "inproc", What: "in-process acts", Unit: "acts/s", Peer: "seneca 3.38.0", PeerValue: 18417, StoaValue: 442107, Ratio: 24, Goal: 100, Rounds: 1},
 		{Name: "http/inflight=32", Unit: "acts/s", Peer: "seneca 3.38.0", PeerValue: 1294, StoaValue: 90000, Ratio: 69.6},
 	}
@@ -157,7 +159,7 @@ PASS
 		t.Errorf("parseCompare:\ngot  %+v\nwant %+v", got, want)
 	}
 
-	if _, err := parseCompare(strings.NewReader("compare: {not json\n")); err == nil {
+	if _, err := compare.Read(strings.NewReader("compare: {not json\n")); err == nil {
 		t.Error("parseCompare of a broken line: got no error")
 	}
 }
@@ -168,7 +170,7 @@ func TestTable(t *testing.T) {
 		opts:    options{bench: ".", count: 2, benchtime: "100ms"},
 		bench:   parseFile(t, "stoa-count2.txt"),
 		runners: []runnerRow{
-			{name: "inproc", pkg: "bench/inproc", results: []comparison{
+			{name: "inproc", pkg: "bench/inproc", results: []compare.Line{
 				{Name: "inproc", What: "in-process acts", Unit: "acts/s", Peer: "seneca 3.38.0", PeerValue: 18417, StoaValue: 442107, Ratio: 24, Goal: 100, Rounds: 3},
 			}},
 			{name: "http", pkg: "bench/http", note: "skipped: no package bench/http yet"},

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/stoaproject/stoa/bench/internal/compare"
 )
 
 // table is everything benchtable prints on stdout.
@@ -22,7 +24,7 @@ type table struct {
 // runnerRow is one entry of runners: its comparisons, or why there are none.
 type runnerRow struct {
 	name, pkg string
-	results   []comparison
+	results   []compare.Line
 	note      string
 }
 
@@ -224,7 +226,7 @@ func metricCell(r *row, unit string, f func(float64) string) string {
 	return f(v)
 }
 
-func goalCell(c comparison) string {
+func goalCell(c compare.Line) string {
 	if c.Goal <= 0 {
 		return ""
 	}
