@@ -1,33 +1,17 @@
 package inprocbench
 
 import (
-	"encoding/json"
 	"flag"
-	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/stoaproject/stoa/bench/internal/compare"
 	"github.com/stoaproject/stoa/internal/nodetest"
 )
 
-var compare = flag.String("compare", "", "measure instead of the smoke run: full or quick; prints a compare: line for bench/cmd/benchtable")
-
-// compareLine is the line bench/cmd/benchtable reads; bench/doc.go
-// describes its fields.
-type compareLine struct {
-	Name      string  `json:"name"`
-	What      string  `json:"what"`
-	Unit      string  `json:"unit"`
-	Peer      string  `json:"peer"`
-	PeerValue float64 `json:"peer_value"`
-	StoaValue float64 `json:"stoa_value"`
-	Ratio     float64 `json:"ratio"`
-	Goal      float64 `json:"goal"`
-	Rounds    int     `json:"rounds"`
-}
+var compareMode = flag.String("compare", "", "measure instead of the smoke run: full or quick; prints a compare: line for bench/cmd/benchtable")
 
 // TestCompare is the comparison's runner. Without -compare it is a smoke
 // test: a few acts per side, proving that both sides act and get the right
@@ -36,7 +20,7 @@ type compareLine struct {
 func TestCompare(t *testing.T) {
 	dir := nodetest.Dir()
 	var cfg Config
-	switch *compare {
+	switch *compareMode {
 	case "":
 		if testing.Short() {
 			t.Skip("skipping the Seneca comparison in -short mode")
@@ -53,7 +37,7 @@ func TestCompare(t *testing.T) {
 	case "full":
 		// Run's defaults.
 	default:
-		t.Fatalf("-compare=%q: want full, quick or nothing", *compare)
+		t.Fatalf("-compare=%q: want full, quick or nothing", *compareMode)
 	}
 	cfg.NodeDir = dir
 
@@ -94,24 +78,22 @@ func TestCompare(t *testing.T) {
 	t.Logf("seneca %s: %.0f acts/s; stoa: %.0f acts/s; ratio %.1f× (goal ≥ %d×)",
 		version, res.SenecaActsPerS(), res.StoaActsPerS(), res.Ratio(), Goal)
 
-	if *compare == "" {
+	if *compareMode == "" {
 		return
 	}
-	b, err := json.Marshal(compareLine{
+	if err := compare.Write(os.Stdout, compare.Line{
 		Name:      "inproc",
 		What:      "in-process acts, " + Pattern + ", one at a time",
 		Unit:      "acts/s",
 		Peer:      "seneca " + version,
-		PeerValue: math.Round(res.SenecaActsPerS()),
-		StoaValue: math.Round(res.StoaActsPerS()),
-		Ratio:     math.Round(res.Ratio()*10) / 10,
+		PeerValue: res.SenecaActsPerS(),
+		StoaValue: res.StoaActsPerS(),
+		Ratio:     res.Ratio(),
 		Goal:      Goal,
 		Rounds:    rounds,
-	})
-	if err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("compare: %s\n", b)
 }
 
 func TestResultMedians(t *testing.T) {
