@@ -15,6 +15,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// DefaultMaxPayload is the message size cap of a Base that sets none:
+// room for Lambda's 6 MB payloads and the act around them.
+const DefaultMaxPayload = 8 << 20
+
 // Base is a base node: a NATS server running in this process, which the
 // other nodes of the mesh connect to. One base serves one machine; bases
 // given each other as Routes form a NATS cluster, and nodes given all of
@@ -71,6 +75,13 @@ type Base struct {
 	// that a node cut off by a partition stops being sent acts within
 	// seconds. 0 means the mesh's PingInterval.
 	PingInterval time.Duration
+
+	// MaxPayload caps the size of one message, in bytes. 0 means the
+	// configuration file's max_payload if it sets one, else
+	// DefaultMaxPayload (8 MB), so that Lambda's 6 MB request and response
+	// payloads cross the mesh (NATS's own default is 1 MB). Clients learn
+	// the cap when they connect.
+	MaxPayload int32
 
 	// LameDuck is how long Shutdown spends telling clients to move to
 	// other servers of the cluster before it stops; 0 means 2 s.
@@ -186,6 +197,14 @@ func (b *Base) options() (*server.Options, error) {
 		}
 		o.TLSConfig, o.TLSVerify = tc, b.TLSCA != ""
 		o.TLSTimeout = 2
+	}
+	switch {
+	case b.MaxPayload < 0:
+		return nil, fmt.Errorf("mesh: base: MaxPayload %d is negative", b.MaxPayload)
+	case b.MaxPayload > 0:
+		o.MaxPayload = b.MaxPayload
+	case o.MaxPayload == 0:
+		o.MaxPayload = DefaultMaxPayload
 	}
 	o.PingInterval = b.PingInterval
 	if o.PingInterval <= 0 {

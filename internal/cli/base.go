@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -24,6 +26,7 @@ func baseCmd() *cobra.Command {
 		nf       natsFlags
 		drain    time.Duration
 		logLevel string
+		maxPay   string
 	)
 	cmd := &cobra.Command{
 		Use:   "base",
@@ -49,6 +52,8 @@ listens; logs go to stderr.
 Clients must log in when --user/--password, --token or --nkey-user is set;
 --tls-cert/--tls-key turn TLS on, and --tls-ca makes clients present a
 certificate; --config reads a nats-server configuration file first.
+--max-payload caps one message (8MB by default, so that Lambda's 6 MB
+payloads cross the mesh; NATS's own default is 1MB).
 STOA_BASE_PASSWORD and STOA_BASE_TOKEN are read when the flags are not given.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -65,6 +70,13 @@ STOA_BASE_PASSWORD and STOA_BASE_TOKEN are read when the flags are not given.`,
 			}
 			if routes != "" {
 				b.Routes = strings.Split(routes, ",")
+			}
+			if cmd.Flags().Changed("max-payload") {
+				n, err := parseSize(maxPay)
+				if err != nil || n <= 0 || n > 64<<20 {
+					return usageError{fmt.Errorf("--max-payload %q: want a size such as 8MB, at most 64MB", maxPay)}
+				}
+				b.MaxPayload = int32(n)
 			}
 			if b.JetStream && b.DataDir == "" {
 				return usageError{errors.New("--jetstream needs --data DIR")}
@@ -91,12 +103,34 @@ STOA_BASE_PASSWORD and STOA_BASE_TOKEN are read when the flags are not given.`,
 	fs.StringVar(&b.TLSCert, "tls-cert", "", "server certificate, PEM")
 	fs.StringVar(&b.TLSKey, "tls-key", "", "server key, PEM")
 	fs.StringVar(&b.TLSCA, "tls-ca", "", "CA that client certificates must be signed by")
+	fs.StringVar(&maxPay, "max-payload", "8MB", "largest message, as 8MB, 512KB or bytes (a --config file's max_payload counts unless this is given)")
 	fs.DurationVar(&b.LameDuck, "lame-duck", 2*time.Second, "on SIGTERM, how long to spend moving clients to other bases")
 	fs.DurationVar(&drain, "drain-timeout", 20*time.Second, "on SIGTERM, the most the whole shutdown may take")
 	fs.StringVar(&httpAddr, "http", "127.0.0.1:8222", "host:port for /healthz, /readyz and /metrics (\"\" for none)")
 	fs.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	nf.register(fs)
 	return cmd
+}
+
+// parseSize reads a size as nats-server writes it: bytes, or a number
+// with KB, MB or GB (powers of 1024).
+func parseSize(s string) (int64, error) {
+	s = strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	return n * mult, nil
 }
 
 // runBase runs the base until the command's context ends, then drains.
