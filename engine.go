@@ -108,10 +108,11 @@ func randomID(n int) string {
 // action is one added pattern.
 type action struct {
 	h       Handler
-	pattern string   // canonical form
-	rules   *ruleSet // nil when the pattern has no validation rules
-	prior   *action  // what this pattern replaced (Prior calls it)
-	plugin  string   // the plugin that added it, if any
+	pattern string                 // canonical form
+	fields  []field                // the pattern's keys and values, sorted, as the router stores them
+	rules   *ruleSet               // nil when the pattern has no validation rules
+	prior   atomic.Pointer[action] // what this pattern replaced (Prior calls it)
+	plugin  string                 // the plugin that added it, if any
 }
 
 // Add registers h for pattern: a string in Seneca's form
@@ -120,31 +121,74 @@ type action struct {
 // match keys. Adding a pattern again replaces it; the handler it replaced is
 // what Prior calls.
 func (e *Engine) Add(pattern any, h Handler) error {
-	return e.add(pattern, h, "")
+	_, err := e.add(pattern, h, "")
+	return err
 }
 
-func (e *Engine) add(p any, h Handler, plugin string) error {
+// AddRemovable adds h for pattern as Add does, and returns a function that
+// removes that handler and no other: a transport that adds a pattern on
+// someone else's behalf (a mesh forwarding a remote pin) takes back only
+// what it added. If h still answers pattern, remove takes it out and the
+// handler it replaced answers again, as with Remove. If a later Add
+// replaced h, the later handler stays, and h is no longer its prior.
+// remove reports whether h was still there; calling it again does nothing
+// and reports false.
+func (e *Engine) AddRemovable(pattern any, h Handler) (remove func() bool, err error) {
+	act, err := e.add(pattern, h, "")
+	if err != nil {
+		return nil, err
+	}
+	return func() bool { return e.removeAction(act) }, nil
+}
+
+func (e *Engine) add(p any, h Handler, plugin string) (*action, error) {
 	if h == nil {
-		return errors.New("stoa: Add with a nil handler")
+		return nil, errors.New("stoa: Add with a nil handler")
 	}
 	pat, err := parsePattern(p)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	act := &action{h: h, pattern: pat.canon, plugin: plugin}
+	act := &action{h: h, pattern: pat.canon, fields: pat.fields, plugin: plugin}
 	if pat.rules != nil {
 		if act.rules, err = compileRules(pat.rules); err != nil {
-			return &Error{Code: CodePatternSyntax, Message: fmt.Sprintf("pattern %s has a bad rule: %v", pat.canon, err)}
+			return nil, &Error{Code: CodePatternSyntax, Message: fmt.Sprintf("pattern %s has a bad rule: %v", pat.canon, err)}
 		}
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	// Seneca finds the prior by acting the pattern itself as a message.
 	if prior := e.routes.find(pat.values); prior != nil && (!e.strictAdd || prior.pattern == act.pattern) {
-		act.prior = prior
+		act.prior.Store(prior)
 	}
 	e.routes.add(pat.fields, act)
-	return nil
+	return act, nil
+}
+
+// removeAction takes act out of the trie, restoring what it replaced, or,
+// when a later Add replaced it, out of the chain of priors of the handler
+// that answers its pattern now.
+func (e *Engine) removeAction(act *action) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	cur := e.routes.exact(act.fields)
+	if cur == nil {
+		return false
+	}
+	if cur == act {
+		e.routes.remove(act.fields)
+		if p := act.prior.Load(); p != nil && p.pattern == act.pattern {
+			e.routes.add(act.fields, p)
+		}
+		return true
+	}
+	for a := cur; a != nil; a = a.prior.Load() {
+		if a.prior.Load() == act {
+			a.prior.Store(act.prior.Load())
+			return true
+		}
+	}
+	return false
 }
 
 // Remove removes the handler added for exactly pattern and reports whether
@@ -161,8 +205,8 @@ func (e *Engine) Remove(pattern any) (bool, error) {
 	if a == nil {
 		return false, nil
 	}
-	if a.prior != nil && a.prior.pattern == a.pattern {
-		e.routes.add(pat.fields, a.prior)
+	if p := a.prior.Load(); p != nil && p.pattern == a.pattern {
+		e.routes.add(pat.fields, p)
 	}
 	return true, nil
 }

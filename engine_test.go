@@ -433,3 +433,111 @@ func TestRemove(t *testing.T) {
 		}
 	}
 }
+
+// TestAddRemovable: the function AddRemovable returns removes the handler
+// it added and no other, wherever later adds have put it.
+func TestAddRemovable(t *testing.T) {
+	act := func(e *stoa.Engine, msg string) string {
+		out, err := e.Act(t.Context(), msg)
+		if err != nil {
+			return err.(*stoa.Error).Code
+		}
+		return string(out)
+	}
+	wrap := func(v int) stoa.Handler { // answers {"v":v,"prior":<its prior's reply>}
+		return func(ctx context.Context, msg stoa.Msg) (any, error) {
+			p, err := stoa.Prior(ctx, msg)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{"v": v, "prior": p}, nil
+		}
+	}
+
+	t.Run("still answering", func(t *testing.T) {
+		e := stoa.New()
+		mustAdd(t, e, "role:x", reply(map[string]int{"v": 1}))
+		remove, err := e.AddRemovable("role:x", reply(map[string]int{"v": 2}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := act(e, "role:x"); got != `{"v":2}` {
+			t.Fatalf("before remove: %s, want {\"v\":2}", got)
+		}
+		if !remove() {
+			t.Error("remove() = false for the handler answering its pattern")
+		}
+		if got := act(e, "role:x"); got != `{"v":1}` {
+			t.Errorf("after remove: %s, want the replaced handler's {\"v\":1}", got)
+		}
+		if remove() {
+			t.Error("second remove() = true")
+		}
+		if got := act(e, "role:x"); got != `{"v":1}` {
+			t.Errorf("after a second remove: %s, want {\"v\":1}", got)
+		}
+	})
+
+	t.Run("replaced by a later add", func(t *testing.T) {
+		e := stoa.New()
+		remove, err := e.AddRemovable("role:x", reply(map[string]int{"v": 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustAdd(t, e, "role:x", wrap(2)) // the user's own handler for the same pattern
+		if got := act(e, "role:x"); got != `{"prior":{"v":1},"v":2}` {
+			t.Fatalf("before remove: %s", got)
+		}
+		if !remove() {
+			t.Error("remove() = false for a handler still among the priors")
+		}
+		if got := act(e, "role:x"); got != `{"prior":null,"v":2}` {
+			t.Errorf("after remove: %s, want the later handler, with no prior", got)
+		}
+		if remove() {
+			t.Error("second remove() = true")
+		}
+	})
+
+	t.Run("deep in the priors", func(t *testing.T) {
+		e := stoa.New()
+		mustAdd(t, e, "role:x", reply(map[string]int{"v": 0}))
+		remove, err := e.AddRemovable("role:x", wrap(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustAdd(t, e, "role:x", wrap(2))
+		mustAdd(t, e, "role:x", wrap(3))
+		if !remove() {
+			t.Error("remove() = false")
+		}
+		if got, want := act(e, "role:x"), `{"prior":{"prior":{"v":0},"v":2},"v":3}`; got != want {
+			t.Errorf("after remove: %s, want %s", got, want)
+		}
+	})
+
+	t.Run("removed by pattern first", func(t *testing.T) {
+		e := stoa.New()
+		remove, err := e.AddRemovable("role:x,cmd:y", reply(map[string]int{"v": 1}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := e.Remove("role:x,cmd:y"); !ok || err != nil {
+			t.Fatalf("Remove = %v, %v", ok, err)
+		}
+		mustAdd(t, e, "role:x,cmd:y", reply(map[string]int{"v": 2}))
+		if remove() {
+			t.Error("remove() = true after Remove took the handler out")
+		}
+		if got := act(e, "role:x,cmd:y"); got != `{"v":2}` {
+			t.Errorf("after remove: %s, want the handler added since", got)
+		}
+	})
+
+	t.Run("bad pattern", func(t *testing.T) {
+		e := stoa.New()
+		if remove, err := e.AddRemovable("a:x y", reply(nil)); err == nil || remove != nil {
+			t.Errorf("AddRemovable(a:x y) = %v, %v; want an error", remove != nil, err)
+		}
+	})
+}

@@ -74,7 +74,7 @@ func Prior(ctx context.Context, msg Msg) (json.RawMessage, error) {
 		}
 		cur = ac.act
 	}
-	p := cur.prior
+	p := cur.prior.Load()
 	if p == nil {
 		if d, ok := msg["default$"]; ok && isCompound(d) {
 			return json.Marshal(d)

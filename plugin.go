@@ -30,7 +30,10 @@ type Adder struct {
 }
 
 // Add registers h for pattern, as Engine.Add does, on behalf of the plugin.
-func (a *Adder) Add(pattern any, h Handler) error { return a.e.add(pattern, h, a.plugin) }
+func (a *Adder) Add(pattern any, h Handler) error {
+	_, err := a.e.add(pattern, h, a.plugin)
+	return err
+}
 
 // Engine returns the engine the plugin is being added to, for handlers that
 // act on it.

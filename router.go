@@ -136,6 +136,27 @@ func (n *node) cut(val string, star bool) {
 	}
 }
 
+// exact returns the action stored under exactly fields (sorted), or nil.
+func (r *router) exact(fields []field) *action {
+	n := &r.top
+	for i := 0; i < len(fields) && n != nil; {
+		key, val := fields[i].key, fields[i].val
+		switch {
+		case !n.keyed || jsLess(key, n.key):
+			return nil
+		case key == n.key:
+			n = n.lookup(val)
+			i++
+		default:
+			n = n.star
+		}
+	}
+	if n == nil {
+		return nil
+	}
+	return n.act
+}
+
 // lookup returns the node under value val, without creating it.
 func (n *node) lookup(val string) *node {
 	if isGlob(val) {

@@ -146,14 +146,15 @@ func (n *Node) addProvider(canon, id string, p pinInfo) {
 	rp.providers[id] = p.idempotent
 	rp.setIdempotent()
 	n.met.providers.WithLabelValues(canon).Set(float64(len(rp.providers)))
-	if rp.added || n.own[canon] || slices.Contains(n.e.Patterns(), canon) {
+	if rp.remove != nil || n.own[canon] || slices.Contains(n.e.Patterns(), canon) {
 		return // a pattern this engine answers itself stays local
 	}
-	if err := n.e.Add(canon, n.forward(rp)); err != nil {
+	remove, err := n.e.AddRemovable(canon, n.forward(rp))
+	if err != nil {
 		n.cfg.log.Warn("mesh: cannot add remote pin", "pin", canon, "err", err)
 		return
 	}
-	rp.added = true
+	rp.remove = remove
 }
 
 func (n *Node) dropProvider(canon, id string) {
@@ -168,9 +169,11 @@ func (n *Node) dropProvider(canon, id string) {
 		return
 	}
 	// The last provider left: the pattern no longer matches here, so acts
-	// fail with act_not_found without crossing the network.
-	if rp.added {
-		n.e.Remove(canon)
+	// fail with act_not_found without crossing the network. Only the
+	// forwarder goes: a handler the user added since for the same pattern
+	// stays.
+	if rp.remove != nil {
+		rp.remove()
 	}
 	delete(n.pins, canon)
 }

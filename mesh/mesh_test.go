@@ -216,6 +216,37 @@ func TestLocalStaysLocal(t *testing.T) {
 	}
 }
 
+// TestUserPatternOutlivesPin: a user who adds, after the node forwarded
+// a remote pin, a handler for exactly that pattern keeps it when the pin's
+// last provider leaves: the node removes only the forwarder it added.
+func TestUserPatternOutlivesPin(t *testing.T) {
+	s := natstest.Server(t)
+	p := newProvider(t, s, "remote", "role:calc,cmd:add")
+	caller := newEngine(t)
+	cn := join(t, s, caller)
+	out, err := caller.Act(t.Context(), "role:calc,cmd:add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := by(t, out); got != "remote" {
+		t.Fatalf("before the local add: answered by %q, want remote", got)
+	}
+	if err := caller.Add("role:calc,cmd:add", func(context.Context, stoa.Msg) (any, error) { return map[string]any{"by": "local"}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.node.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor0(t, cn, "role:calc,cmd:add")
+	out, err = caller.Act(t.Context(), "role:calc,cmd:add")
+	if err != nil {
+		t.Fatalf("act after the remote pin's provider left: %v, want the user's handler to answer", err)
+	}
+	if got := by(t, out); got != "local" {
+		t.Errorf("answered by %q, want local", got)
+	}
+}
+
 // TestBalance: three providers of a pin share 3,000 acts; each takes
 // between 20% and 47%.
 func TestBalance(t *testing.T) {

@@ -85,7 +85,7 @@ type remotePin struct {
 	canon     string
 	subject   string
 	providers map[string]bool // node id → says the pin is idempotent
-	added     bool            // the node added a forwarder for it to the engine
+	remove    func() bool     // removes the forwarder the node added for it to the engine; nil if none
 	idem      atomic.Bool     // every provider says the pin is idempotent
 	met       *pinMetrics
 }
@@ -499,9 +499,9 @@ func (n *Node) shutdownCtx(ctx context.Context) error {
 		close(n.quit)
 		<-n.ran
 	}
-	for canon, rp := range n.pins {
-		if rp.added {
-			n.e.Remove(canon)
+	for _, rp := range n.pins {
+		if rp.remove != nil {
+			rp.remove()
 		}
 	}
 	if n.cfg.reg != nil {
