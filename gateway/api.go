@@ -64,6 +64,7 @@ func apiRoutes() []apiRoute {
 		{"DELETE", "/functions/{name}", false, (*Server).apiDeleteFunction},
 		{"GET", "/functions/{name}/versions", false, (*Server).apiListVersions},
 		{"GET", "/functions/{name}/versions/{version}", false, (*Server).apiGetVersion},
+		{"GET", "/functions/{name}/routes", false, (*Server).apiFunctionRoutes},
 		{"PUT", "/functions/{name}/aliases/{alias}", false, (*Server).apiSetAlias},
 		{"DELETE", "/functions/{name}/aliases/{alias}", false, (*Server).apiDeleteAlias},
 		{"POST", "/functions/{name}/invoke", false, (*Server).apiInvoke},

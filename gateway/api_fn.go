@@ -253,6 +253,35 @@ func (s *Server) apiDeleteAlias(w http.ResponseWriter, r *http.Request) *httpErr
 	return nil
 }
 
+// apiFunctionRoutes answers the routes the function's latest version
+// declares, as this gateway routes by them, once it has taken that
+// version: what `stoa fn create --route` prints the URLs of.
+func (s *Server) apiFunctionRoutes(w http.ResponseWriter, r *http.Request) *httpError {
+	reg, he := s.registry()
+	if he != nil {
+		return he
+	}
+	name := r.PathValue("name")
+	v, err := reg.Resolve(r.Context(), name, "latest")
+	if err != nil {
+		return registryError(err)
+	}
+	s.awaitFunctionRoutes(r.Context(), name, v.Config.Routes)
+	t := s.tab.Load()
+	list := routeList{Routes: []Route{}, Conflicts: []Conflict{}}
+	for _, rt := range t.routes() {
+		if rt.Function == name && rt.Source == "function:"+name {
+			list.Routes = append(list.Routes, rt)
+		}
+	}
+	for _, c := range t.skipped {
+		if c.Route.Function == name && c.Route.Source == "function:"+name {
+			list.Conflicts = append(list.Conflicts, c)
+		}
+	}
+	return writeValue(w, http.StatusOK, list)
+}
+
 // checkFunctionRoutes checks the routes a function is about to declare
 // against the table, as PutRoute checks a stored route: each must take its
 // place without duplicating or being ambiguous with another source's route

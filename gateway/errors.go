@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stoaproject/stoa"
 )
 
@@ -70,6 +71,7 @@ const (
 //	action_timeout, or the route's timeout  504
 //	closed, mesh_unavailable             503
 //	act_canceled (the client went away)  499
+//	over the NATS server's max_payload   413
 //	anything else (act_execute, …)       500, or the 4xx/5xx the error's
 //	                                     details.statusCode asks for
 //
@@ -82,6 +84,8 @@ func actError(ctx context.Context, err error) *httpError {
 	}
 	he := &httpError{code: se.Code, err: err}
 	switch {
+	case tooLargeToSend(err):
+		he.status, he.code, he.message = http.StatusRequestEntityTooLarge, CodeTooLarge, msgTooLarge
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		he.status, he.code, he.message = http.StatusGatewayTimeout, stoa.CodeTimeout, "the service did not answer within the route's timeout"
 	case se.Code == stoa.CodeNotFound:
@@ -110,16 +114,31 @@ func actError(ctx context.Context, err error) *httpError {
 // before the reply; the client never sees it, the log and metrics do.
 const statusClientClosed = 499
 
+// codeFnRequestTooLarge is the function workers' code for an event over
+// Lambda's payload cap (fn/worker; the gateway does not import it).
+const codeFnRequestTooLarge = "fn_request_too_large"
+
+// tooLargeToSend reports whether an act failed because its message is over
+// the cap of the NATS server the gateway's mesh node is connected to
+// (max_payload, which the client learns when it connects and enforces
+// before sending): the request is too large for this mesh, 413, not a
+// failure of the service.
+func tooLargeToSend(err error) bool { return errors.Is(err, nats.ErrMaxPayload) }
+
 // functionError maps a failed invocation: past the route's timeout 504
 // (the gateway's deadline, or action_timeout: the deadline it gave the act,
 // seen first on the far side), anything else (the function's error, its
-// own timeout fn_timeout, no worker) 502, with API Gateway's messages.
+// own timeout fn_timeout, no worker) 502, with API Gateway's messages; an
+// event too large for the mesh or for Lambda's payload cap 413.
 func functionError(ctx context.Context, err error) *httpError {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, stoa.ErrTimeout) {
 		return &httpError{status: http.StatusGatewayTimeout, code: CodeTimeout, message: msgTimedOut, err: err}
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
 		return &httpError{status: statusClientClosed, code: stoa.CodeCanceled, message: "the client went away", err: err}
+	}
+	if tooLargeToSend(err) || errors.Is(err, &stoa.Error{Code: codeFnRequestTooLarge}) {
+		return &httpError{status: http.StatusRequestEntityTooLarge, code: CodeTooLarge, message: msgTooLarge, err: err}
 	}
 	return &httpError{status: http.StatusBadGateway, code: CodeBadGateway, message: msgInternal, err: err}
 }

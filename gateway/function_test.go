@@ -46,6 +46,8 @@ func fakeWorker(t *testing.T, ns *server.Server) {
 			return map[string]any{"version": 1, "payloadBase64": []byte("not json")}, nil
 		case "fail":
 			return nil, &stoa.Error{Code: "fn_error", Message: "Error: boom", Details: map[string]any{"payload": map[string]any{"errorMessage": "boom"}}}
+		case "toolarge": // as a worker refuses an event over Lambda's cap
+			return nil, &stoa.Error{Code: "fn_request_too_large", Message: "request payload of 6291557 bytes is over the limit of 6291556 bytes"}
 		case "slow":
 			<-ctx.Done()
 			return nil, ctx.Err()
