@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,9 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"github.com/stoaproject/stoa"
 	"github.com/stoaproject/stoa/fn"
 	"github.com/stoaproject/stoa/fn/runtime/lambda"
 	"github.com/stoaproject/stoa/fn/worker"
+	"github.com/stoaproject/stoa/gateway"
 	"github.com/stoaproject/stoa/mesh"
 )
 
@@ -29,6 +33,11 @@ const (
 	defaultDataDir = ".stoa"
 	natsURLFile    = "nats.url"  // the client URL of the running stoa up, owner-only
 	natsConfFile   = "nats.conf" // nats-server settings, written on the first start
+	// The gateway's management token, made on the first start (owner-only),
+	// and the URL of the running gateway (owner-only, removed at exit),
+	// where "stoa fn ..." finds them.
+	gatewayTokenFile = "gateway.token"
+	gatewayURLFile   = "gateway.url"
 )
 
 // upNATSConf is what stoa up writes to nats.conf on the first start: a
@@ -42,17 +51,21 @@ max_payload: 8MB
 func upCmd() *cobra.Command {
 	var (
 		dataDir, listen, httpAddr, logLevel string
+		gatewayAddr                         string
 		idle, drain                         time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Run everything on this machine: NATS with JetStream and a function worker",
+		Short: "Run everything on this machine: NATS with JetStream, a function worker and the gateway",
 		Long: `Run everything Stoa needs on this machine, in one process: an embedded NATS
 server with JetStream keeping its state in the data directory (./.stoa by
-default), and a function worker that runs the deployed functions.
+default), a function worker that runs the deployed functions, and the HTTP
+gateway (on :8080) that serves the functions' routes and the management
+API.
 
   stoa up
-  stoa up --data /var/lib/stoa --listen 127.0.0.1:4222
+  stoa up --data /var/lib/stoa --listen 127.0.0.1:4222 --gateway 127.0.0.1:9000
+  stoa up --gateway ""          # no gateway
 
 It prints what it started and where, then serves until Ctrl-C (or SIGTERM),
 when it lets the invocations in flight finish and stops. Functions, versions
@@ -63,6 +76,12 @@ The NATS URL is written to DATA/nats.url (readable by you only), where
 holds nats-server settings (a payload cap of 8 MB, so that Lambda's 6 MB
 payloads fit); edit it to change them.
 
+The gateway's management API (/_stoa/api/v1) needs a bearer token: the
+first start makes one and keeps it in DATA/gateway.token (readable by you
+only), where "stoa fn ... --gateway URL" finds it; later starts use it.
+The gateway's URL is written to DATA/gateway.url while it runs, so that
+"stoa fn create --route" can print the URL that serves the function.
+
 HTTP (--http): /livez and /healthz (the process is up), /readyz (NATS,
 JetStream and the worker can serve; 503 while stopping), /metrics.`,
 		Args: noArgs,
@@ -71,13 +90,14 @@ JetStream and the worker can serve; 503 while stopping), /metrics.`,
 			if err != nil {
 				return err
 			}
-			return runUp(cmd, upOptions{dataDir: dataDir, listen: listen, httpAddr: httpAddr, idle: idle, drain: drain, log: log})
+			return runUp(cmd, upOptions{dataDir: dataDir, listen: listen, httpAddr: httpAddr, gatewayAddr: gatewayAddr, idle: idle, drain: drain, log: log})
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&dataDir, "data", defaultDataDir, "data directory: JetStream's store, nats.url, nats.conf")
 	fs.StringVar(&listen, "listen", "127.0.0.1:4222", "host:port for NATS clients (port 0 picks a free one)")
 	fs.StringVar(&httpAddr, "http", "127.0.0.1:8222", "host:port for /healthz, /readyz and /metrics (\"\" for none)")
+	fs.StringVar(&gatewayAddr, "gateway", gateway.DefaultAddr, "host:port for the HTTP gateway (routes and management API; \"\" for none)")
 	fs.DurationVar(&idle, "idle", worker.DefaultIdleTimeout, "how long an idle function environment stays warm")
 	fs.DurationVar(&drain, "drain-timeout", 30*time.Second, "on Ctrl-C or SIGTERM, the most the shutdown may take")
 	fs.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
@@ -85,9 +105,9 @@ JetStream and the worker can serve; 503 while stopping), /metrics.`,
 }
 
 type upOptions struct {
-	dataDir, listen, httpAddr string
-	idle, drain               time.Duration
-	log                       *slog.Logger
+	dataDir, listen, httpAddr, gatewayAddr string
+	idle, drain                            time.Duration
+	log                                    *slog.Logger
 }
 
 // runUp runs the base and the worker until the command's context ends.
@@ -144,16 +164,38 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	defer w.Close()
 	metrics.MustRegister(w.Collector())
 
+	// The gateway has its own in-process connection, engine and mesh node:
+	// it reaches the worker over the mesh, as any gateway does.
+	var gw *upGateway
+	if o.gatewayAddr != "" {
+		if gw, err = startUpGateway(ctx, b, data, o, reg, metrics); err != nil {
+			return err
+		}
+		defer gw.close()
+	}
+
 	urlFile := filepath.Join(data, natsURLFile)
 	if err := writePrivate(urlFile, b.ClientURL()+"\n"); err != nil {
 		return err
 	}
 	defer removeIfMine(urlFile, b.ClientURL())
+	gwURLFile := filepath.Join(data, gatewayURLFile)
+	if gw != nil {
+		if err := writePrivate(gwURLFile, gw.url+"\n"); err != nil {
+			return err
+		}
+		defer removeIfMine(gwURLFile, gw.url)
+	}
 
 	var stopping atomic.Bool
 	health, err := serveHealth(o.httpAddr, metrics, &stopping, func() error {
 		if err := b.Ready(); err != nil {
 			return err
+		}
+		if gw != nil {
+			if err := gw.s.Ready(); err != nil {
+				return fmt.Errorf("gateway: %w", err)
+			}
 		}
 		return w.Ready()
 	})
@@ -164,6 +206,9 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	out := cmd.OutOrStdout()
 	fmt.Fprintf(out, "stoa up: NATS %s, JetStream in %s\n", b.ClientURL(), data)
 	fmt.Fprintf(out, "stoa up: function worker serving %s (deploy with: stoa fn create --name NAME --runtime RUNTIME DIR)\n", worker.Pattern)
+	if gw != nil {
+		fmt.Fprintf(out, "stoa up: gateway on %s (management API %s%s, token in %s)\n", gw.url, gw.url, gateway.APIPrefix, gw.tokenFile)
+	}
 	if health != nil {
 		fmt.Fprintf(out, "stoa up: health on http://%s/readyz\n", health.addr)
 	}
@@ -175,6 +220,14 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	o.log.Info("stoa up: stopping")
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.drain)
 	defer cancel()
+	if gw != nil {
+		// The requests in flight finish first: they need the worker.
+		removeIfMine(gwURLFile, gw.url)
+		if err := gw.shutdown(dctx); err != nil {
+			o.log.Warn("stoa up: gateway shutdown", "err", err)
+		}
+		gw.close() // its mesh node leaves while NATS is still up
+	}
 	err = w.Shutdown(dctx)
 	health.shutdown(dctx)
 	removeIfMine(urlFile, b.ClientURL())
@@ -185,6 +238,99 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	}
 	fmt.Fprintln(out, "stoa up: stopped")
 	return nil
+}
+
+// upGateway is the gateway stoa up runs, and what it closes.
+type upGateway struct {
+	s         *gateway.Server
+	url       string // where clients reach it: http://127.0.0.1:8080
+	tokenFile string
+	served    chan error
+	closers   []func()
+}
+
+// startUpGateway starts the gateway of stoa up: the management token from
+// (or made in) the data directory, an engine joined to the mesh through
+// its own in-process connection, the route store and the function
+// registry on the same JetStream.
+func startUpGateway(ctx context.Context, b *mesh.Base, data string, o upOptions, reg *fn.Registry, metrics *prometheus.Registry) (_ *upGateway, err error) {
+	g := &upGateway{tokenFile: filepath.Join(data, gatewayTokenFile)}
+	defer func() {
+		if err != nil {
+			g.close()
+		}
+	}()
+	tok, err := gateway.TokenFile(g.tokenFile)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := connect(ctx, "", mesh.Auth{}, "stoa-up-gateway", nats.InProcessServer(b.Server()))
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, nc.Close)
+	e := stoa.New(stoa.WithTimeout(gatewayActTimeout), stoa.WithLogger(o.log))
+	g.closers = append(g.closers, func() { e.Close(context.Background()) })
+	jctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	node, err := mesh.Join(jctx, e, mesh.WithConn(nc), mesh.WithName("stoa-up-gateway"), mesh.WithRegisterer(metrics), mesh.WithLogger(o.log))
+	if err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		node.Close(cctx)
+	})
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	store, err := gateway.OpenStore(jctx, js, jetstream.KeyValueConfig{})
+	if err != nil {
+		return nil, err
+	}
+	g.s = &gateway.Server{Engine: e, Addr: o.gatewayAddr, Store: store, Registry: reg, Token: tok, Metrics: metrics, Logger: o.log}
+	if err := g.s.Start(jctx); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.gatewayAddr)
+	if err != nil {
+		g.s.Close()
+		return nil, fmt.Errorf("--gateway: %w (pick another address with --gateway HOST:PORT, or --gateway \"\" for none)", err)
+	}
+	g.url = "http://" + dialable(ln.Addr())
+	g.served = make(chan error, 1)
+	go func() { g.served <- g.s.Serve(ln) }()
+	return g, nil
+}
+
+// shutdown drains the gateway: the requests in flight are answered.
+func (g *upGateway) shutdown(ctx context.Context) error {
+	err := g.s.Shutdown(ctx)
+	<-g.served
+	return err
+}
+
+// close closes what startUpGateway opened, the last first.
+func (g *upGateway) close() {
+	if g.s != nil {
+		g.s.Close()
+	}
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		g.closers[i]()
+	}
+	g.closers = nil
+}
+
+// dialable is the address a client on this machine dials to reach a
+// listener: the loopback address when it listens on every interface.
+func dialable(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok || !ta.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(ta.Port))
 }
 
 // limitsLine says which of Lambda's limits this host cannot enforce, and
