@@ -102,18 +102,12 @@ var (
 	bodyNotFound     = []byte("{\"errorMessage\":\"Not found\",\"errorType\":\"InvalidRequest\"}\n")
 	bodyBadMethod    = []byte("{\"errorMessage\":\"Method not allowed\",\"errorType\":\"InvalidRequest\"}\n")
 	bodyInitTwice    = []byte("{\"errorMessage\":\"Invalid state transition: init already ended\",\"errorType\":\"InvalidStateTransition\"}\n")
-	jsonContentType  = []string{"application/json"}
 	errBodyOverLimit = errors.New("body over limit")
 )
 
-func reply(w http.ResponseWriter, status int, body []byte) {
-	w.Header()["Content-Type"] = jsonContentType
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-// serveAPI serves the Runtime API to the environment's runtime.
-func (e *Env) serveAPI(w http.ResponseWriter, r *http.Request) {
+// serveRequest answers one request of the runtime; false closes the
+// connection.
+func (e *Env) serveRequest(ac *apiConn, r *http.Request) bool {
 	call, id := parseAPIPath(r.URL.Path)
 	want := http.MethodPost
 	if call == callNext {
@@ -121,80 +115,120 @@ func (e *Env) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case call == callNone:
-		io.Copy(io.Discard, io.LimitReader(r.Body, 1<<20))
-		reply(w, http.StatusNotFound, bodyNotFound)
+		return ac.reply(http.StatusNotFound, bodyNotFound) == nil
 	case r.Method != want:
-		reply(w, http.StatusMethodNotAllowed, bodyBadMethod)
+		return ac.reply(http.StatusMethodNotAllowed, bodyBadMethod) == nil
 	case call == callNext:
-		e.serveNext(w, r)
+		return e.serveNext(ac)
 	case call == callInitError:
-		e.serveInitError(w, r)
+		return e.serveInitError(ac, r)
 	default:
-		e.serveAnswer(w, r, id, call == callError)
+		return e.serveAnswer(ac, r, id, call == callError)
 	}
 }
 
-func (e *Env) serveNext(w http.ResponseWriter, r *http.Request) {
+// serveNext answers a "next" at once when an invocation waits for it (or,
+// as the RIE does, with the open one again); otherwise it parks the
+// connection for Invoke to write the next invocation onto (see offer).
+func (e *Env) serveNext(ac *apiConn) bool {
 	e.mu.Lock()
 	if e.initErr != nil {
 		e.mu.Unlock()
-		reply(w, http.StatusForbidden, bodyInitFailed)
-		return
+		return ac.reply(http.StatusForbidden, bodyInitFailed) == nil
+	}
+	select {
+	case <-e.closing:
+		e.mu.Unlock()
+		return ac.reply(http.StatusGone, bodyClosing) == nil
+	default:
 	}
 	if !e.sawNext {
 		e.sawNext = true
 		e.initDur = time.Since(e.spawned)
 		close(e.ready)
 	}
-	e.parked++
-	e.parkedCond.Broadcast()
 	var inv *invocation
-	defer func() {
-		e.mu.Lock()
-		e.parked--
-		e.mu.Unlock()
-	}()
 	if c := e.cur; c != nil {
 		switch {
-		case c.delivered && !c.answered:
+		case !c.delivered:
+			c.delivered = true
+			inv = c
+		case !c.answered:
 			inv = c // a second next while an invocation is open gets it again
-		case c.answered && !c.released:
+		case !c.released:
 			c.released = true
 			close(c.releasedCh)
 		}
 	}
-	e.mu.Unlock()
 	if inv == nil {
-		select {
-		case inv = <-e.queue:
-		case <-r.Context().Done():
-			return
-		case <-e.closing:
-			reply(w, http.StatusGone, bodyClosing)
+		e.parkedConns = append(e.parkedConns, ac)
+		e.parked++
+		e.parkedCond.Broadcast()
+		e.mu.Unlock()
+		return true
+	}
+	e.mu.Unlock()
+	if err := ac.sendInvocation(inv); err != nil {
+		e.undeliver(inv)
+		return false
+	}
+	return true
+}
+
+// offer writes the current invocation onto a parked "next", if there is
+// one; otherwise the runtime's next "next" takes it. It runs on the
+// invoking goroutine.
+func (e *Env) offer() {
+	e.mu.Lock()
+	for {
+		inv := e.cur
+		n := len(e.parkedConns)
+		if inv == nil || inv.delivered || n == 0 {
+			e.mu.Unlock()
 			return
 		}
-		e.mu.Lock()
+		ac := e.parkedConns[n-1] // the newest: an older one may be a connection given up on
+		e.parkedConns[n-1] = nil
+		e.parkedConns = e.parkedConns[:n-1]
+		e.parked--
 		inv.delivered = true
 		e.mu.Unlock()
+		if ac.sendInvocation(inv) == nil {
+			return
+		}
+		ac.c.Close()
+		e.mu.Lock()
+		if inv.answered {
+			e.mu.Unlock()
+			return
+		}
+		inv.delivered = false
 	}
-	h := w.Header()
-	h[hdrRequestID] = []string{inv.id}
-	h[hdrDeadline] = []string{strconv.FormatInt(inv.deadline.UnixMilli(), 10)}
-	h[hdrFunctionARN] = []string{inv.arn}
-	h[hdrTraceID] = []string{inv.traceID}
-	if inv.clientContext != "" {
-		h[hdrClientContext] = []string{inv.clientContext}
+}
+
+// undeliver takes back an invocation whose "next" answer failed.
+func (e *Env) undeliver(inv *invocation) {
+	e.mu.Lock()
+	if !inv.answered {
+		inv.delivered = false
 	}
-	if inv.cognito != "" {
-		h[hdrCognito] = []string{inv.cognito}
+	e.mu.Unlock()
+	e.offer()
+}
+
+// unpark removes ac from the parked "next" requests; it reports whether
+// it was parked.
+func (e *Env) unpark(ac *apiConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, p := range e.parkedConns {
+		if p == ac {
+			e.parkedConns = append(e.parkedConns[:i], e.parkedConns[i+1:]...)
+			e.parked--
+			return true
+		}
 	}
-	if inv.tenantID != "" {
-		h[hdrTenantID] = []string{inv.tenantID}
-	}
-	h["Content-Type"] = jsonContentType
-	h["Content-Length"] = []string{strconv.Itoa(len(inv.payload))}
-	w.WriteHeader(http.StatusOK)
-	w.Write(inv.payload)
+	return false
 }
 
 // readCapped reads the whole body, or up to limit bytes and then errBodyOverLimit.
@@ -222,30 +256,27 @@ func readCapped(r io.Reader, limit int, hint int64) ([]byte, error) {
 	}
 }
 
-func (e *Env) serveAnswer(w http.ResponseWriter, r *http.Request, id string, isErr bool) {
+func (e *Env) serveAnswer(ac *apiConn, r *http.Request, id string, isErr bool) bool {
 	e.mu.Lock()
 	inv := e.cur
 	if inv == nil || inv.id != id || !inv.delivered {
 		known := e.answeredIDs[id]
 		e.mu.Unlock()
 		if known {
-			reply(w, http.StatusForbidden, bodyStateTransit)
-		} else {
-			reply(w, http.StatusBadRequest, bodyBadID)
+			return ac.reply(http.StatusForbidden, bodyStateTransit) == nil
 		}
-		return
+		return ac.reply(http.StatusBadRequest, bodyBadID) == nil
 	}
 	if inv.answered {
 		e.mu.Unlock()
-		reply(w, http.StatusForbidden, bodyStateTransit)
-		return
+		return ac.reply(http.StatusForbidden, bodyStateTransit) == nil
 	}
 	e.mu.Unlock()
 
 	body, err := readCapped(r.Body, e.cfg.MaxResponseBytes, r.ContentLength)
 	tooLarge := errors.Is(err, errBodyOverLimit)
 	if err != nil && !tooLarge {
-		return // the runtime went away mid-body; the invocation stays open
+		return false // the runtime went away mid-body; the invocation stays open
 	}
 	errType := ""
 	if isErr {
@@ -266,8 +297,7 @@ func (e *Env) serveAnswer(w http.ResponseWriter, r *http.Request, id string, isE
 	e.mu.Lock()
 	if inv.answered { // a concurrent answer won
 		e.mu.Unlock()
-		reply(w, http.StatusForbidden, bodyStateTransit)
-		return
+		return ac.reply(http.StatusForbidden, bodyStateTransit) == nil
 	}
 	inv.answered = true
 	inv.body, inv.isErr, inv.errType, inv.tooLarge = body, isErr, errType, tooLarge
@@ -279,23 +309,21 @@ func (e *Env) serveAnswer(w http.ResponseWriter, r *http.Request, id string, isE
 	close(inv.done)
 
 	if tooLarge {
-		reply(w, http.StatusRequestEntityTooLarge, []byte("{\"errorMessage\":\"Exceeded maximum allowed payload size ("+
-			strconv.Itoa(e.cfg.MaxResponseBytes)+" bytes).\",\"errorType\":\"RequestEntityTooLarge\"}\n"))
-		return
+		return ac.reply(http.StatusRequestEntityTooLarge, []byte("{\"errorMessage\":\"Exceeded maximum allowed payload size ("+
+			strconv.Itoa(e.cfg.MaxResponseBytes)+" bytes).\",\"errorType\":\"RequestEntityTooLarge\"}\n")) == nil
 	}
-	reply(w, http.StatusAccepted, bodyAccepted)
+	return ac.reply(http.StatusAccepted, bodyAccepted) == nil
 }
 
-func (e *Env) serveInitError(w http.ResponseWriter, r *http.Request) {
+func (e *Env) serveInitError(ac *apiConn, r *http.Request) bool {
 	body, err := readCapped(r.Body, e.cfg.MaxResponseBytes, r.ContentLength)
 	if err != nil && !errors.Is(err, errBodyOverLimit) {
-		return
+		return false
 	}
 	e.mu.Lock()
 	if e.sawNext || e.initErr != nil {
 		e.mu.Unlock()
-		reply(w, http.StatusForbidden, bodyInitTwice)
-		return
+		return ac.reply(http.StatusForbidden, bodyInitTwice) == nil
 	}
 	e.initErr = body
 	e.initErrType = errorTypeOf(body)
@@ -304,5 +332,5 @@ func (e *Env) serveInitError(w http.ResponseWriter, r *http.Request) {
 	}
 	close(e.initFailed)
 	e.mu.Unlock()
-	reply(w, http.StatusAccepted, bodyAccepted)
+	return ac.reply(http.StatusAccepted, bodyAccepted) == nil
 }

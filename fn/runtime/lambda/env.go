@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,17 +35,16 @@ type Env struct {
 	uid     int            // the uid it runs as (-1: ours)
 	cg      *cgroups
 	ln      net.Listener
-	srv     *http.Server
-	served  chan struct{} // closed when srv.Serve returns
+	served  chan struct{} // closed when the accept loop returns
+	connWG  sync.WaitGroup
 	logs    *logPipe
 	proc    *proc
 	spawned time.Time
 
-	queue      chan *invocation // hands the next invocation to a waiting "next"
-	ready      chan struct{}    // closed at the runtime's first "next"
-	initFailed chan struct{}    // closed when the runtime posts /init/error
-	closing    chan struct{}    // closed by Close: ends waiting "next" requests
-	deadCh     chan struct{}    // closed when the environment dies
+	ready      chan struct{} // closed at the runtime's first "next"
+	initFailed chan struct{} // closed when the runtime posts /init/error
+	closing    chan struct{} // closed by Close: ends waiting "next" requests
+	deadCh     chan struct{} // closed when the environment dies
 	closeOnce  sync.Once
 	closeErr   error
 
@@ -60,8 +58,10 @@ type Env struct {
 	busy        bool
 	dead        error
 	invokes     int
-	parked      int        // runtime requests waiting in "next"
-	parkedCond  *sync.Cond // on mu; broadcast when parked grows
+	parked      int               // runtime requests waiting in "next"
+	parkedCond  *sync.Cond        // on mu; broadcast when parked grows
+	parkedConns []*apiConn        // their connections, oldest first
+	conns       map[*apiConn]bool // open connections; nil once closing
 }
 
 // invocation is one event on its way through the Runtime API.
@@ -99,7 +99,7 @@ func startOn(ctx context.Context, cfg Config, h *host) (*Env, error) {
 		h:           h,
 		name:        newName(),
 		uid:         -1,
-		queue:       make(chan *invocation, 1),
+		conns:       map[*apiConn]bool{},
 		ready:       make(chan struct{}),
 		initFailed:  make(chan struct{}),
 		closing:     make(chan struct{}),
@@ -237,11 +237,7 @@ func (e *Env) start() error {
 		ln = &peerListener{Listener: ln, uid: uint32(e.uid)}
 	}
 	e.ln = ln
-	e.srv = &http.Server{Handler: http.HandlerFunc(e.serveAPI), ErrorLog: discardLogger}
-	go func() {
-		defer close(e.served)
-		e.srv.Serve(ln)
-	}()
+	go e.serve(ln)
 
 	if e.logs, err = newLogPipe(cfg.Log, e.MaxMemoryMB); err != nil {
 		return err
@@ -358,7 +354,7 @@ func (e *Env) Invoke(ctx context.Context, payload []byte, opts InvokeOpts) (*Res
 	}()
 
 	e.logs.mark("START RequestId: " + id + " Version: " + e.cfg.FunctionVersion)
-	e.queue <- inv // never blocks: one invocation at a time, and a dead env never gets here
+	e.offer() // onto the runtime's waiting "next", or for its next one
 	timer := time.NewTimer(e.cfg.Timeout)
 	defer timer.Stop()
 
@@ -572,10 +568,11 @@ func (e *Env) close() error {
 	if e.proc != nil {
 		<-e.proc.exited
 	}
-	if e.srv != nil {
-		e.srv.Close()
+	if e.ln != nil {
+		e.ln.Close()
 		<-e.served
 	}
+	e.closeConns()
 	if e.logs != nil {
 		e.logs.close(time.Second)
 	}

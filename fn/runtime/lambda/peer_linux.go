@@ -3,14 +3,9 @@ package lambda
 import (
 	"encoding/binary"
 	"errors"
-	"io"
-	"log"
 	"net"
 	"syscall"
 )
-
-// discardLogger keeps net/http quiet about runtimes that hang up.
-var discardLogger = log.New(io.Discard, "", 0)
 
 // peerListener accepts only connections whose client socket belongs to uid:
 // another function, running as another uid, cannot find an environment's
