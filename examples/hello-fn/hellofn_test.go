@@ -38,7 +38,7 @@ func TestHelloFn(t *testing.T) {
 	pr, pw := io.Pipe()
 	exited := make(chan int, 1)
 	go func() {
-		exited <- cli.Main(ctx, []string{"up", "--data", dir, "--listen", "127.0.0.1:0", "--http", ""}, strings.NewReader(""), pw, io.Discard)
+		exited <- cli.Main(ctx, []string{"up", "--data", dir, "--listen", "127.0.0.1:0", "--http", "", "--gateway", "127.0.0.1:0"}, strings.NewReader(""), pw, io.Discard)
 		pw.Close()
 	}()
 	t.Cleanup(func() {
