@@ -87,7 +87,10 @@
 //     which is what the path's absence means.
 //   - 405 method_not_allowed when routes match the path but not the method.
 //   - 413 request_too_large for a body over [Server.MaxBodyBytes] (6 MB,
-//     Lambda's payload limit).
+//     Lambda's payload limit), and for an act or event bigger than the
+//     NATS server of the mesh carries (its max_payload: 8 MB on a
+//     [mesh.Base], 1 MB on a NATS left at its default) or than Lambda's
+//     cap once wrapped in the event.
 //   - 429 rate_limited when the route's token bucket ([RateLimit]) is empty.
 //   - 504 when the route's timeout passes ([Route.Timeout], default 29 s as
 //     API Gateway's integration timeout).
@@ -106,12 +109,17 @@
 //	GET, POST            /functions              list; create (config, base64 zip)
 //	GET, PUT, DELETE     /functions/{name}       get; update (new version); delete
 //	GET                  /functions/{name}/versions[/{version}]
+//	GET                  /functions/{name}/routes  the routes of its latest version, once in effect here
 //	PUT, DELETE          /functions/{name}/aliases/{alias}
 //	POST                 /functions/{name}/invoke
 //
 // The function endpoints call the registry ([Server.Registry]); a
 // function's declared routes are checked against the table before it is
 // stored, and create and update answer once this gateway routes by them.
+// A client that changed a function otherwise (over NATS, or through
+// another gateway) asks /functions/{name}/routes, which answers once this
+// gateway routes by the function's latest version: `stoa fn create
+// --route` prints the URLs it lists.
 // The OpenAPI document, openapi.json in this directory, is served at the
 // prefix.
 //
