@@ -88,8 +88,8 @@
 //   - 405 method_not_allowed when routes match the path but not the method.
 //   - 413 request_too_large for a body over [Server.MaxBodyBytes] (6 MB,
 //     Lambda's payload limit), and for an act or event bigger than the
-//     NATS server of the mesh carries (its max_payload: 8 MB on a
-//     [mesh.Base], 1 MB on a NATS left at its default) or than Lambda's
+//     NATS server of the mesh carries (its max_payload: 8 MB under stoa up
+//     and stoa base, 1 MB on a NATS left at its default) or than Lambda's
 //     cap once wrapped in the event.
 //   - 429 rate_limited when the route's token bucket ([RateLimit]) is empty.
 //   - 504 when the route's timeout passes ([Route.Timeout], default 29 s as
