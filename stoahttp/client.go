@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stoaproject/stoa"
+	"github.com/valyala/fasthttp"
 )
 
 // Client sends acts to a listener, a Stoa Server or a Seneca service: it
@@ -25,10 +26,12 @@ import (
 // Seneca's client() is. Its methods are safe for concurrent use.
 type Client struct {
 	url    string
+	host   string // the Host header
+	uri    string // the request URI: path and query
 	engine *stoa.Engine
 	pins   []any
-	tr     *http.Transport
-	track  []string // seneca-track: this engine
+	hc     *fasthttp.HostClient
+	track  string // seneca-track: this engine
 	closed atomic.Bool
 	wg     sync.WaitGroup // acts being forwarded
 	mu     sync.Mutex     // orders wg.Add against Close's wg.Wait
@@ -52,7 +55,7 @@ func WithPins(pins ...any) ClientOption {
 // far side is closing.
 const (
 	clientIdleTimeout = 4 * time.Second
-	clientMaxIdle     = 512 // per host: enough for every act in flight to find one
+	dialTimeout       = 10 * time.Second
 	maxReplyBytes     = 64 << 20
 	timeoutMargin     = 25 * time.Millisecond
 )
@@ -75,24 +78,30 @@ func NewClient(e *stoa.Engine, url string, opts ...ClientOption) (*Client, error
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{url: u, engine: e, track: []string{`["` + e.ID() + `"]`}}
+	c := &Client{url: u.String(), host: u.Host, uri: u.RequestURI(), engine: e, track: `["` + e.ID() + `"]`}
 	for _, o := range opts {
 		o(c)
 	}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
-	c.tr = &http.Transport{
-		DialContext:         c.conns.dialer(dialer.DialContext),
-		MaxIdleConnsPerHost: clientMaxIdle,
-		IdleConnTimeout:     clientIdleTimeout,
-		DisableCompression:  true,
-		TLSHandshakeTimeout: 10 * time.Second,
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), map[string]string{"http": "80", "https": "443"}[u.Scheme])
+	}
+	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
+	c.hc = &fasthttp.HostClient{
+		Addr:                addr,
+		IsTLS:               u.Scheme == "https",
+		DialTimeout:         c.conns.dialer(dialer, dialTimeout),
+		MaxConns:            math.MaxInt32, // as many as there are acts in flight
+		MaxIdleConnDuration: clientIdleTimeout,
+		MaxResponseBodySize: maxReplyBytes,
+		ConnPoolStrategy:    fasthttp.LIFO,
 	}
 	pins := c.pins
 	if len(pins) == 0 {
 		pins = []any{""}
 	}
 	err = e.Use(stoa.Plugin{
-		Name: fmt.Sprintf("stoahttp.client#%d %s", clientSeq.Add(1), u),
+		Name: fmt.Sprintf("stoahttp.client#%d %s", clientSeq.Add(1), c.url),
 		Setup: func(a *stoa.Adder) error {
 			for _, p := range pins {
 				if err := a.Add(p, c.forward); err != nil {
@@ -104,33 +113,32 @@ func NewClient(e *stoa.Engine, url string, opts ...ClientOption) (*Client, error
 		Close: func(context.Context) error { return c.Close() },
 	})
 	if err != nil {
-		c.tr.CloseIdleConnections()
 		return nil, err
 	}
 	return c, nil
 }
 
-func clientURL(s string) (string, error) {
+func clientURL(s string) (*url.URL, error) {
 	if s == "" {
-		return DefaultURL, nil
+		s = DefaultURL
 	}
 	if !strings.Contains(s, "://") {
 		s = "http://" + s
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("stoahttp: client URL: %w", err)
+		return nil, fmt.Errorf("stoahttp: client URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("stoahttp: client URL %q: scheme must be http or https", s)
+		return nil, fmt.Errorf("stoahttp: client URL %q: scheme must be http or https", s)
 	}
 	if u.Host == "" {
-		return "", fmt.Errorf("stoahttp: client URL %q has no host", s)
+		return nil, fmt.Errorf("stoahttp: client URL %q has no host", s)
 	}
 	if u.Path == "" {
 		u.Path = DefaultPath
 	}
-	return u.String(), nil
+	return u, nil
 }
 
 // URL is where the client sends acts.
@@ -148,7 +156,7 @@ func (c *Client) Close() error {
 	c.mu.Unlock()
 	c.conns.close()
 	c.wg.Wait()
-	c.tr.CloseIdleConnections()
+	c.hc.CloseIdleConnections()
 	return nil
 }
 
@@ -163,9 +171,14 @@ func (c *Client) begin() bool {
 	return true
 }
 
+// Request header names and values that never change. Names are written
+// as given here, in lower case, as a Seneca client (Node) sends them.
 var (
-	acceptJSON = []string{"application/json"}
-	kindReq    = []string{"req"}
+	methodPost     = []byte(http.MethodPost)
+	hdrAcceptType  = []byte("Accept")
+	hdrTraceParent = []byte("traceparent")
+	hdrTraceState  = []byte("tracestate")
+	valueReq       = []byte("req")
 )
 
 // forward is the handler of the client's pins: it sends the act and
@@ -192,53 +205,108 @@ func (c *Client) forward(ctx context.Context, msg stoa.Msg) (any, error) {
 		return nil, &stoa.Error{Code: stoa.CodeInvalidMsg, Message: "cannot encode the message: " + err.Error(), Err: err}
 	}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
-	if err != nil {
-		return nil, &stoa.Error{Code: stoa.CodeExecute, Message: "client request error: " + err.Error(), Err: err}
-	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
 	m := stoa.ContextMeta(ctx)
-	h := req.Header
-	h["Accept"] = acceptJSON
-	h["Content-Type"] = contentJSON
-	h["seneca-id"] = []string{m.ID + "/" + m.TxID}
-	h["seneca-kind"] = kindReq
-	h["seneca-origin"] = []string{m.Caller}
-	h["seneca-track"] = c.track
-	h["seneca-time-client-sent"] = []string{strconv.FormatInt(time.Now().UnixMilli(), 10)}
+	h := &req.Header
+	h.DisableNormalizing()
+	h.SetMethodBytes(methodPost)
+	h.SetRequestURI(c.uri)
+	h.SetHost(c.host)
+	h.SetBytesKV(hdrAcceptType, jsonType)
+	h.SetContentTypeBytes(jsonType)
+	h.SetBytesK(hdrID, m.ID+"/"+m.TxID)
+	h.SetBytesKV(hdrKind, valueReq)
+	h.SetBytesK(hdrOrigin, m.Caller)
+	h.SetBytesK(hdrTrack, c.track)
+	var sent [20]byte
+	h.SetBytesKV(hdrClientSent, strconv.AppendInt(sent[:0], time.Now().UnixMilli(), 10))
 	if m.TraceParent != "" {
-		h["traceparent"] = []string{m.TraceParent}
+		h.SetBytesK(hdrTraceParent, m.TraceParent)
 		if m.TraceState != "" {
-			h["tracestate"] = []string{m.TraceState}
+			h.SetBytesK(hdrTraceState, m.TraceState)
 		}
 	}
+	req.SetBodyRaw(body)
 
-	// The transport itself, not an http.Client: acts follow no redirects,
-	// and the client's redirect bookkeeping copies every request's headers.
-	resp, err := c.tr.RoundTrip(req)
-	if err != nil {
-		return nil, c.sendError(ctx, "client request error: ", err)
+	if err := c.roundTrip(ctx, deadline, req, resp); err != nil {
+		return nil, c.sendError(ctx, err)
 	}
-	out, err := readReply(resp)
-	if err != nil {
-		return nil, c.sendError(ctx, "client response error: ", err)
+	out := bytes.Clone(resp.Body()) // resp goes back to its pool
+	if out == nil {
+		out = []byte{}
 	}
-	if resp.StatusCode < 400 {
-		return json.RawMessage(out), nil
+	if code := resp.StatusCode(); code >= 400 {
+		return nil, replyError(code, resp.Header.StatusMessage(), out)
 	}
-	return nil, replyError(resp, out)
+	return json.RawMessage(out), nil
 }
+
+// errConnClosed is how the far side closing a connection before it
+// replied shows: as the end of the stream, which it is.
+var errConnClosed = fmt.Errorf("the listener closed the connection before it replied: %w", io.EOF)
+
+// roundTrip sends req on a pooled connection and reads the reply into
+// resp, by the act's deadline. It never sends a request twice: an act may
+// not be idempotent. If ctx is canceled first, the connection is cut.
+func (c *Client) roundTrip(ctx context.Context, deadline time.Time, req *fasthttp.Request, resp *fasthttp.Response) error {
+	cc, err := c.hc.AcquireConn(time.Until(deadline), false)
+	if err != nil {
+		return err
+	}
+	conn := cc.Conn()
+	if err := conn.SetDeadline(deadline); err != nil {
+		c.hc.CloseConn(cc)
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+
+	bw := c.hc.AcquireWriter(conn)
+	err = req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	c.hc.ReleaseWriter(bw)
+	if err == nil {
+		br := c.hc.AcquireReader(conn)
+		err = resp.ReadLimitBody(br, maxReplyBytes)
+		c.hc.ReleaseReader(br)
+		if errors.Is(err, io.EOF) && resp.Header.StatusCode() == 0 {
+			err = errConnClosed
+		}
+	}
+	canceled := !stop()
+	if err != nil || canceled || resp.ConnectionClose() {
+		c.hc.CloseConn(cc)
+	} else {
+		c.hc.ReleaseConn(cc)
+	}
+	if err == nil && canceled {
+		err = context.Canceled
+	}
+	return err
+}
+
+// aLongTimeAgo is a deadline that has passed: setting it ends the reads
+// and writes in progress on a connection.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // sendError says why an act could not be sent or its reply read: the act's
 // deadline, its caller, Close, or the network (act_execute, as a Seneca
 // client says "Client request error").
-func (c *Client) sendError(ctx context.Context, what string, err error) *stoa.Error {
+func (c *Client) sendError(ctx context.Context, err error) *stoa.Error {
 	switch {
 	case ctx.Err() != nil:
 		return c.ctxError(ctx, ctx.Err())
 	case c.closed.Load():
 		return &stoa.Error{Code: stoa.CodeClosed, Message: "stoahttp client for " + c.url + " was closed while the act was sent", Err: err}
 	}
-	return &stoa.Error{Code: stoa.CodeExecute, Message: what + err.Error(), Err: err}
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		err = fmt.Errorf("reply is larger than %d bytes", maxReplyBytes)
+	}
+	return &stoa.Error{Code: stoa.CodeExecute, Message: "client request error: " + err.Error(), Err: err}
 }
 
 func (c *Client) ctxError(ctx context.Context, err error) *stoa.Error {
@@ -248,47 +316,30 @@ func (c *Client) ctxError(ctx context.Context, err error) *stoa.Error {
 	return &stoa.Error{Code: stoa.CodeCanceled, Message: "act sent to " + c.url + " was canceled", Err: err}
 }
 
-// readReply reads the whole reply body and closes it, so that the
-// connection goes back to the pool.
-func readReply(resp *http.Response) ([]byte, error) {
-	defer resp.Body.Close()
-	if n := resp.ContentLength; n >= 0 && n <= maxReplyBytes {
-		b := make([]byte, n)
-		if _, err := io.ReadFull(resp.Body, b); err != nil {
-			return nil, err
-		}
-		return b, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxReplyBytes {
-		return nil, fmt.Errorf("reply is larger than %d bytes", maxReplyBytes)
-	}
-	return b, nil
-}
-
 // replyError turns an error reply into the far side's own error when the
 // body is Seneca's error JSON, and into act_execute with the status, as a
 // Seneca client says it, when it is not.
-func replyError(resp *http.Response, body []byte) error {
+func replyError(status int, reason []byte, body []byte) error {
 	var se stoa.Error
 	if err := json.Unmarshal(body, &se); err == nil && se.Code != "" {
-		if resp.StatusCode != http.StatusInternalServerError {
+		if status != http.StatusInternalServerError {
 			if se.Details == nil {
 				se.Details = map[string]any{}
 			}
 			if _, ok := se.Details["statusCode"]; !ok {
-				se.Details["statusCode"] = resp.StatusCode
+				se.Details["statusCode"] = status
 			}
 		}
 		return &se
 	}
+	text := string(reason)
+	if text == "" {
+		text = http.StatusText(status)
+	}
 	return &stoa.Error{
 		Code:    stoa.CodeExecute,
-		Message: "response error: " + resp.Status,
-		Details: map[string]any{"statusCode": resp.StatusCode},
+		Message: "response error: " + strconv.Itoa(status) + " " + text,
+		Details: map[string]any{"statusCode": status},
 	}
 }
 
@@ -336,13 +387,18 @@ type connSet struct {
 	closed bool
 }
 
-type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
-
 var errClientClosed = errors.New("stoahttp: client closed")
 
-func (s *connSet) dialer(dial dialFunc) dialFunc {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
+// dialer dials with d, bounded by timeout and by the act's own, and
+// tracks the connection.
+func (s *connSet) dialer(d *net.Dialer, timeout time.Duration) fasthttp.DialFuncWithTimeout {
+	return func(addr string, t time.Duration) (net.Conn, error) {
+		if t <= 0 || t > timeout {
+			t = timeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), t)
+		defer cancel()
+		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return nil, err
 		}

@@ -1,13 +1,11 @@
 package stoahttp
 
 import (
-	"context"
 	"encoding/json"
 	"maps"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/stoaproject/stoa"
 )
@@ -262,16 +260,10 @@ func assign(m map[string]any, segs []string, v string) {
 	}
 }
 
-// parseJsonic parses a message in Seneca's string form. The engine parses
-// strings when it acts one, but has no parser of its own to call, so a
-// private engine whose only pattern echoes its message does it.
+// parseJsonic parses a message in Seneca's string form.
 func parseJsonic(s string) (stoa.Msg, error) {
-	out, err := jsonicEngine().Act(context.Background(), s)
+	m, err := stoa.ParseMsg(s)
 	if err != nil {
-		return nil, err
-	}
-	var m stoa.Msg
-	if err := json.Unmarshal(out, &m); err != nil {
 		return nil, err
 	}
 	if m == nil {
@@ -279,9 +271,3 @@ func parseJsonic(s string) (stoa.Msg, error) {
 	}
 	return m, nil
 }
-
-var jsonicEngine = sync.OnceValue(func() *stoa.Engine {
-	e := stoa.New()
-	e.Add("", func(_ context.Context, m stoa.Msg) (any, error) { return map[string]any(m), nil })
-	return e
-})

@@ -8,6 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // metrics are one server's: each Server has its own registry, so that two
@@ -16,8 +18,9 @@ type metrics struct {
 	acts     *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	inFlight prometheus.Gauge
-	handler  http.Handler
-	ok       sync.Map // pattern → *patternMetrics, for the common outcome
+	handler  http.Handler            // for ServeHTTP
+	fast     fasthttp.RequestHandler // the same, for Serve
+	ok       sync.Map                // pattern → *patternMetrics, for the common outcome
 }
 
 // patternMetrics are the series of one pattern's successful acts, looked
@@ -35,7 +38,7 @@ func newMetrics() *metrics {
 		}, []string{"pattern", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "stoa_http_act_duration_seconds",
-			Help:    "Time from a request's arrival to its reply being written, by pattern.",
+			Help:    "Time from a request's arrival to its reply being ready to write, by pattern.",
 			Buckets: prometheus.ExponentialBucketsRange(0.0001, 30, 14),
 		}, []string{"pattern"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -48,6 +51,7 @@ func newMetrics() *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	m.fast = fasthttpadaptor.NewFastHTTPHandler(m.handler)
 	return m
 }
 

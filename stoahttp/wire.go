@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stoaproject/stoa"
+	"github.com/valyala/fasthttp"
 )
 
 // inbound is what a request's headers say about the act.
@@ -34,6 +35,36 @@ func incoming(r *http.Request) inbound {
 	}
 	if t := h.Get("Seneca-Track"); t != "" {
 		in.track = joinTrack(t)
+	}
+	return in
+}
+
+// incomingFast reads the same headers from a request the listener
+// serves, in one pass over them (their names arrive canonical).
+func incomingFast(h *fasthttp.RequestHeader) inbound {
+	var in inbound
+	var agent, track []byte
+	for k, v := range h.All() {
+		switch string(k) {
+		case "Seneca-Id":
+			in.id = string(v)
+		case "Seneca-Origin":
+			in.origin = string(v)
+		case "Seneca-Track":
+			track = v
+		case "Traceparent":
+			in.traceParent = string(v)
+		case "Tracestate":
+			in.traceState = string(v)
+		case "User-Agent":
+			agent = v
+		}
+	}
+	if in.origin == "" {
+		in.origin = string(agent)
+	}
+	if len(track) > 0 {
+		in.track = joinTrack(string(track))
 	}
 	return in
 }
