@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -66,6 +67,9 @@ type Registry struct {
 	obs    jetstream.ObjectStore
 	stream jetstream.Stream // the stream behind kv
 	lim    limits
+
+	apiPrefix string       // of js's API subjects, for leader reads (leader.go)
+	reads     atomic.Int64 // leader reads made, for tests
 }
 
 // Open creates the registry's buckets ([ConfigBucket], [CodeBucket]) or
@@ -112,7 +116,7 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registr
 	if err != nil {
 		return nil, fmt.Errorf("fn: opening bucket %s: %w", ConfigBucket, err)
 	}
-	return &Registry{js: js, kv: kv, obs: obs, stream: stream, lim: defaultLimits}, nil
+	return &Registry{js: js, kv: kv, obs: obs, stream: stream, lim: defaultLimits, apiPrefix: apiPrefixOf(js)}, nil
 }
 
 // head is the record under a function's key, the one key every change of
@@ -165,18 +169,18 @@ func withFunction(err error, name string) error {
 
 // head reads the function's record and its revision.
 func (r *Registry) head(ctx context.Context, name string) (*head, uint64, error) {
-	e, err := r.kv.Get(ctx, headKey(name))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	val, rev, err := r.get(ctx, headKey(name))
+	if errors.Is(err, errNoKey) {
 		return nil, 0, &Error{Code: CodeNotFound, Function: name, Message: "no such function"}
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("fn: reading %s: %w", name, err)
 	}
-	h, err := decodeHead(e.Value())
+	h, err := decodeHead(val)
 	if err != nil {
 		return nil, 0, fmt.Errorf("fn: reading %s: %w", name, err)
 	}
-	return h, e.Revision(), nil
+	return h, rev, nil
 }
 
 func decodeHead(b []byte) (*head, error) {
@@ -655,15 +659,15 @@ func (r *Registry) version(ctx context.Context, h *head, n int) (*Version, error
 	if n < 1 || n > h.Latest {
 		return nil, notFound
 	}
-	e, err := r.kv.Get(ctx, versionKey(h.Name, h.ID, n))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	val, _, err := r.get(ctx, versionKey(h.Name, h.ID, n))
+	if errors.Is(err, errNoKey) {
 		return nil, notFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fn: reading %s version %d: %w", h.Name, n, err)
 	}
 	var v Version
-	if err := json.Unmarshal(e.Value(), &v); err != nil {
+	if err := json.Unmarshal(val, &v); err != nil {
 		return nil, fmt.Errorf("fn: reading %s version %d: %w", h.Name, n, err)
 	}
 	return &v, nil

@@ -59,7 +59,8 @@ var (
 
 // Registry is what a worker needs of the function registry; *fn.Registry
 // has it. Resolve is called at the start of every invocation, so that an
-// update is seen by the very next one; Code fetches a version's code once
+// update is seen by the very next one (a *fn.Registry is read through an
+// fn.Cache on the worker's Conn instead, which sees updates as soon); Code fetches a version's code once
 // per worker; Watch tells the worker when latest or an alias moves, so
 // that it can pre-warm the new target and retire what nothing points at.
 type Registry interface {
@@ -69,6 +70,15 @@ type Registry interface {
 }
 
 var _ Registry = (*fn.Registry)(nil)
+
+// cacher is a Registry that can keep a resolve cache on the worker's
+// connection; *fn.Registry can. With one, an invocation reads nothing from
+// the registry while its function is unchanged (see fn.Cache).
+type cacher interface {
+	NewCache(ctx context.Context, nc *nats.Conn) (*fn.Cache, error)
+}
+
+var _ cacher = (*fn.Registry)(nil)
 
 // Request is the message of an fn act:
 //
@@ -168,6 +178,8 @@ type Worker struct {
 	Logger *slog.Logger
 
 	log     *slog.Logger
+	resolve func(ctx context.Context, name, qualifier string) (*fn.Version, error)
+	cache   *fn.Cache // nil unless Registry is a cacher
 	dir     string
 	tempDir bool
 	engine  *stoa.Engine
@@ -249,6 +261,16 @@ func (w *Worker) Start(ctx context.Context) error {
 		return fail(err)
 	}
 
+	w.resolve = w.Registry.Resolve
+	if c, ok := w.Registry.(cacher); ok {
+		// Before joining the mesh: the cache must hear every write that
+		// an act arriving on Conn could have been sent after.
+		cache, err := c.NewCache(ctx, w.Conn)
+		if err != nil {
+			return fail(fmt.Errorf("fn/worker: resolve cache: %w", err))
+		}
+		w.cache, w.resolve = cache, cache.Resolve
+	}
 	w.goBackground(w.watch)
 	w.goBackground(w.reaper)
 
@@ -294,7 +316,7 @@ func (w *Worker) Invoke(ctx context.Context, req Request) (*Reply, error) {
 	if req.Fn == "" {
 		return nil, &stoa.Error{Code: stoa.CodeInvalidMsg, Pattern: Pattern, Message: "fn: the message names no function"}
 	}
-	v, err := w.Registry.Resolve(ctx, req.Fn, req.Qualifier)
+	v, err := w.resolve(ctx, req.Fn, req.Qualifier)
 	if err != nil {
 		return nil, resolveError(req, err)
 	}
@@ -751,6 +773,9 @@ func (w *Worker) close() error {
 	}
 	if w.engine != nil {
 		w.engine.Close(context.Background())
+	}
+	if w.cache != nil {
+		w.cache.Close()
 	}
 	if w.tempDir {
 		if err := os.RemoveAll(w.dir); err != nil {
