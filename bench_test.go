@@ -91,3 +91,47 @@ func BenchmarkFind(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkActJSON is an act that arrives as JSON, as it does from a
+// transport: decoded into a Msg for the router, then into the typed
+// handler's struct. The baseline is encoding/json's decode into the struct
+// alone, which a hand-written service would do too.
+func BenchmarkActJSON(b *testing.B) {
+	type operands struct {
+		Role     string    `json:"role"`
+		Cmd      string    `json:"cmd"`
+		Operands []float64 `json:"operands"`
+	}
+	type result struct {
+		Result float64 `json:"result"`
+	}
+	in := json.RawMessage(`{"role":"calculator","cmd":"add","operands":[7,3]}`)
+	ctx := context.Background()
+	b.Run("act", func(b *testing.B) {
+		e := stoa.New()
+		defer e.Close(ctx)
+		e.Add("role:calculator,cmd:add", stoa.Handle(func(_ context.Context, in operands) (result, error) {
+			return result{in.Operands[0] + in.Operands[1]}, nil
+		}))
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := e.Act(ctx, in)
+			if err != nil || string(out) != `{"result":10}` {
+				b.Fatalf("act = %s, %v", out, err)
+			}
+		}
+	})
+	b.Run("baseline-encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var v operands
+			if err := json.Unmarshal(in, &v); err != nil {
+				b.Fatal(err)
+			}
+			out, err := json.Marshal(result{v.Operands[0] + v.Operands[1]})
+			if err != nil || string(out) != `{"result":10}` {
+				b.Fatalf("reply = %s, %v", out, err)
+			}
+		}
+	})
+}

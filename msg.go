@@ -55,6 +55,9 @@ func asMsg(msg any) (Msg, []byte, error) {
 }
 
 func decodeMsg(b []byte) (Msg, []byte, error) {
+	if m, ok := parseMsgJSON(b); ok {
+		return m, b, nil
+	}
 	var m Msg
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, nil, &Error{Code: CodeInvalidJSON, Message: fmt.Sprintf("message is not valid JSON: %v", err)}
