@@ -58,7 +58,7 @@ func appendField(b []byte, s string) []byte {
 
 // decodeAct splits what encodeAct wrote into the metadata, the
 // milliseconds left (0 if not given), the hops so far and the message's
-// JSON. A message sent by a plain NATS client, without metadata, comes back
+// JSON, which it writes over data. A message sent by a plain NATS client, without metadata, comes back
 // as it is.
 func decodeAct(data []byte) (m stoa.Meta, ms int64, hops int, body []byte) {
 	const prefix = `{"` + metaKey + `":"`
@@ -73,8 +73,8 @@ func decodeAct(data []byte) (m stoa.Meta, ms int64, hops int, body []byte) {
 	rest := data[len(prefix)+end+1:]
 	switch {
 	case len(rest) > 0 && rest[0] == ',':
-		body = make([]byte, 0, len(rest))
-		body = append(append(body, '{'), rest[1:]...)
+		rest[0] = '{' // data is the node's own copy of the message: no second copy
+		body = rest
 	default:
 		body = []byte("{}")
 	}

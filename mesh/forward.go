@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,17 +34,27 @@ func (n *Node) forward(rp *remotePin) stoa.Handler {
 			deadline = time.Now().Add(stoa.DefaultTimeout)
 		}
 		meta := stoa.ContextMeta(ctx)
-		data, err := encodeAct(make([]byte, 0, 192), meta, deadline, hops, msg)
+		buf := actBufs.Get().(*[]byte)
+		data, err := encodeAct((*buf)[:0], meta, deadline, hops, msg)
 		if err != nil {
+			actBufs.Put(buf)
 			return nil, &stoa.Error{Code: stoa.CodeInvalidMsg, Pattern: rp.canon, Message: "cannot encode message: " + err.Error(), Err: err}
 		}
 		hdr := traceHeader(meta)
 		start := time.Now()
 		var reply *nats.Msg
-		if rp.idem.Load() {
+		idem := rp.idem.Load()
+		switch {
+		case idem:
 			reply, err = n.requestRetry(rp, data, hdr, deadline)
-		} else {
+		case hdr == nil:
+			reply, err = n.nc.Request(rp.subject, data, time.Until(deadline))
+		default:
 			reply, err = n.nc.RequestMsg(&nats.Msg{Subject: rp.subject, Data: data, Header: hdr}, time.Until(deadline))
+		}
+		if cap(data) <= maxPooledAct && !idem {
+			*buf = data // the request's bytes were copied into the connection's buffer
+			actBufs.Put(buf)
 		}
 		if err != nil {
 			se := n.sendError(rp, err, msg, start)
@@ -59,6 +70,14 @@ func (n *Node) forward(rp *remotePin) stoa.Handler {
 		return json.RawMessage(reply.Data), nil
 	}
 }
+
+// actBufs holds buffers for encoding acts. A buffer goes back once the
+// request is sent (NATS copies it into the connection's buffer), except on
+// an idempotent pin, whose retries may still be sending it.
+var actBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// maxPooledAct is the largest buffer actBufs keeps.
+const maxPooledAct = 64 << 10
 
 // traceHeader carries the act's W3C trace context, when it has one, in
 // the standard headers OpenTelemetry's NATS propagators read.

@@ -1,6 +1,8 @@
 package mesh
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -14,13 +16,15 @@ type metrics struct {
 	retries   *prometheus.CounterVec
 	providers *prometheus.GaugeVec
 	nodes     prometheus.Gauge
-	inFlight  prometheus.Gauge
+	inFlight  prometheus.GaugeFunc
 }
 
 // hopBuckets spans a loopback hop (≈100 µs) to a slow handler (10 s).
 var hopBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-func newMetrics(node string) *metrics {
+// newMetrics makes the node's metrics; serving is the count of acts the
+// node is serving, which the stoa_mesh_serving gauge reads.
+func newMetrics(node string, serving *atomic.Int64) *metrics {
 	labels := prometheus.Labels{"node": node}
 	return &metrics{
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -51,10 +55,10 @@ func newMetrics(node string) *metrics {
 			Name: "stoa_mesh_nodes", ConstLabels: labels,
 			Help: "Other Stoa nodes this node knows.",
 		}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+		inFlight: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "stoa_mesh_serving", ConstLabels: labels,
 			Help: "Acts this node is serving for other nodes right now.",
-		}),
+		}, func() float64 { return float64(serving.Load()) }),
 	}
 }
 

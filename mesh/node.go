@@ -35,6 +35,7 @@ type Node struct {
 	svc     micro.Service
 	id      string
 	met     *metrics
+	serving atomic.Int64    // acts being served
 	own     map[string]bool // canonical forms of the pins this node serves
 
 	// serving: mu guards draining and workers; wg counts the workers.
@@ -161,7 +162,7 @@ func Join(ctx context.Context, e *stoa.Engine, opts ...Option) (*Node, error) {
 			}
 		}
 	}
-	n.met = newMetrics(cfg.name)
+	n.met = newMetrics(cfg.name, &n.serving)
 	if cfg.reg != nil {
 		if err := n.met.register(cfg.reg); err != nil {
 			return nil, fmt.Errorf("mesh: register metrics: %w", err)

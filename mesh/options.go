@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -313,6 +314,7 @@ func Options(name string, a Auth) ([]nats.Option, error) {
 		nats.PingInterval(PingInterval),
 		nats.MaxPingsOutstanding(MaxPingsOut),
 		nats.Timeout(2 * time.Second),
+		nats.SetCustomDialer(&batchDialer{d: net.Dialer{Timeout: 2 * time.Second}}),
 	}
 	ao, err := a.natsOptions()
 	if err != nil {

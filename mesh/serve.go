@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,43 +116,111 @@ func (n *Node) worker(j job) {
 // took.
 func (n *Node) serve(pm *pinMetrics, r micro.Request) time.Duration {
 	start := time.Now()
-	n.met.inFlight.Inc()
-	defer n.met.inFlight.Dec()
-	ctx := context.Background()
+	n.serving.Add(1)
+	defer n.serving.Add(-1)
 	meta, ms, hops, body := decodeAct(r.Data())
+	in := &inbound{hops: hops + 1}
 	if ms > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(ms)*time.Millisecond)
-		defer cancel()
+		in.deadline = start.Add(time.Duration(ms) * time.Millisecond)
 	}
+	defer in.release()
+	var ctx context.Context = in
 	if h := r.Headers(); h != nil {
 		meta.TraceParent, meta.TraceState = nats.Header(h).Get(hdrTrace), nats.Header(h).Get(hdrTraceSt)
 	}
 	if meta != (stoa.Meta{}) {
 		ctx = stoa.WithMeta(ctx, meta)
 	}
-	ctx = context.WithValue(ctx, hopsKey{}, hops+1)
 
 	out, err := n.e.Act(ctx, json.RawMessage(body))
-	reply := &nats.Msg{Subject: r.Reply(), Data: out}
+	var hdr nats.Header
 	if err != nil {
 		var se *stoa.Error
 		if !errors.As(err, &se) {
 			se = &stoa.Error{Code: stoa.CodeExecute, Message: err.Error()}
 		}
-		reply.Data, _ = json.Marshal(se)
-		reply.Header = nats.Header{hdrErr: {se.Message}, hdrErrCode: {se.Code}}
+		out, _ = json.Marshal(se)
+		hdr = nats.Header{hdrErr: {se.Message}, hdrErrCode: {se.Code}}
 		pm.fail(se.Code)
 	} else {
 		pm.ok.Inc()
 	}
 	took := time.Since(start)
 	pm.dur.Observe(took.Seconds())
-	if reply.Subject == "" {
+	reply := r.Reply()
+	if reply == "" {
 		return took // sent without a reply subject: nobody waits
 	}
-	if err := n.nc.PublishMsg(reply); err != nil {
+	if hdr != nil {
+		err = n.nc.PublishMsg(&nats.Msg{Subject: reply, Data: out, Header: hdr})
+	} else {
+		err = n.nc.Publish(reply, out)
+	}
+	if err != nil {
 		n.cfg.log.Warn("mesh: cannot reply", "pin", pm.pin, "err", err)
 	}
 	return took
+}
+
+// inbound is the context an act from another node is served with: it
+// ends at the deadline the caller sent (none if it sent none) and carries
+// the act's hop count. Its timer is made only if something waits on Done,
+// which the engine's own act context rarely needs: context.WithTimeout on
+// every act cost a timer and three allocations.
+type inbound struct {
+	deadline time.Time // zero: none
+	hops     int
+
+	mu     sync.Mutex
+	dctx   context.Context
+	cancel context.CancelFunc
+}
+
+var _ context.Context = (*inbound)(nil)
+
+func (c *inbound) Deadline() (time.Time, bool) { return c.deadline, !c.deadline.IsZero() }
+
+func (c *inbound) Done() <-chan struct{} {
+	if c.deadline.IsZero() {
+		return nil // never ends
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dctx == nil {
+		c.dctx, c.cancel = context.WithDeadline(context.Background(), c.deadline)
+	}
+	return c.dctx.Done()
+}
+
+func (c *inbound) Err() error {
+	if c.deadline.IsZero() {
+		return nil
+	}
+	c.mu.Lock()
+	d := c.dctx
+	c.mu.Unlock()
+	if d != nil {
+		return d.Err()
+	}
+	if !time.Now().Before(c.deadline) {
+		return context.DeadlineExceeded // Done, had it been asked for, would be closed
+	}
+	return nil
+}
+
+func (c *inbound) Value(key any) any {
+	if _, ok := key.(hopsKey); ok {
+		return c.hops
+	}
+	return nil
+}
+
+// release stops the timer, if Done made one.
+func (c *inbound) release() {
+	c.mu.Lock()
+	cancel := c.cancel
+	c.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }

@@ -1,0 +1,165 @@
+package mesh
+
+import (
+	"net"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// batchDialer dials TCP connections whose writes are gathered: what
+// nats.go writes is copied to a buffer and written to the socket by one
+// goroutine per connection, which first lets the goroutines that are ready
+// to run add theirs. Acts woken by one read of replies then leave in one
+// write instead of one each (RATIONALE.md, "Writes").
+type batchDialer struct {
+	d net.Dialer
+}
+
+func (bd *batchDialer) Dial(network, address string) (net.Conn, error) {
+	c, err := bd.d.Dial(network, address)
+	if err != nil {
+		return nil, err
+	}
+	return newBatchConn(c), nil
+}
+
+// Limits of a batchConn.
+const (
+	// batchMax is the most a connection holds unwritten: a Write waits
+	// while the buffer is over it, as it would wait for the socket.
+	batchMax = 1 << 20
+	// batchWriteTimeout bounds one write to the socket, as nats.go's
+	// FlusherTimeout does; a write that fails closes the connection, and
+	// nats.go reconnects.
+	batchWriteTimeout = time.Minute
+	// batchCloseWait is how long Close waits for what is buffered to be
+	// written before it closes the socket anyway.
+	batchCloseWait = time.Second
+)
+
+type batchConn struct {
+	net.Conn
+
+	mu      sync.Mutex
+	roomy   sync.Cond // signalled when the writer takes the buffer
+	buf     []byte    // written by Write, taken by the writer
+	spare   []byte    // the buffer the writer wrote last, for reuse
+	err     error     // the write error that ended the writer
+	closing bool
+
+	wake chan struct{} // buf has data, or closing
+	done chan struct{} // the writer has ended
+}
+
+func newBatchConn(c net.Conn) *batchConn {
+	bc := &batchConn{Conn: c, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	bc.roomy.L = &bc.mu
+	go bc.writer()
+	return bc
+}
+
+// Write copies p to the buffer for the writer; it waits only when the
+// buffer is full. An error of an earlier write is returned here.
+func (bc *batchConn) Write(p []byte) (int, error) {
+	bc.mu.Lock()
+	for len(bc.buf) >= batchMax && bc.err == nil && !bc.closing {
+		bc.roomy.Wait()
+	}
+	switch {
+	case bc.err != nil:
+		bc.mu.Unlock()
+		return 0, bc.err
+	case bc.closing:
+		bc.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	first := len(bc.buf) == 0
+	bc.buf = append(bc.buf, p...)
+	bc.mu.Unlock()
+	if first {
+		bc.signal()
+	}
+	return len(p), nil
+}
+
+func (bc *batchConn) signal() {
+	select {
+	case bc.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writer writes the buffer to the socket until the connection closes or a
+// write fails.
+func (bc *batchConn) writer() {
+	defer close(bc.done)
+	for range bc.wake {
+		// Let the goroutines that are ready run first: those woken by the
+		// same read of replies send their next acts, which then leave in
+		// this write. (Once is enough: yielding more often cost more CPU
+		// in waking other threads than it saved in writes.)
+		runtime.Gosched()
+		bc.mu.Lock()
+		out := bc.buf
+		bc.buf, bc.spare = bc.spare[:0], nil
+		closing := bc.closing
+		bc.roomy.Broadcast()
+		bc.mu.Unlock()
+		if len(out) > 0 {
+			timeout := batchWriteTimeout
+			if closing {
+				timeout = batchCloseWait
+			}
+			bc.Conn.SetWriteDeadline(time.Now().Add(timeout))
+			if _, err := bc.Conn.Write(out); err != nil {
+				bc.mu.Lock()
+				bc.err = err
+				bc.roomy.Broadcast()
+				bc.mu.Unlock()
+				bc.Conn.Close() // the reader sees it, and nats.go reconnects
+				return
+			}
+		}
+		bc.mu.Lock()
+		if cap(out) <= batchMax {
+			bc.spare = out
+		}
+		end := bc.closing && len(bc.buf) == 0
+		bc.mu.Unlock()
+		if end {
+			return
+		}
+	}
+}
+
+// Close writes what is buffered (waiting up to batchCloseWait), then closes
+// the socket.
+func (bc *batchConn) Close() error {
+	bc.mu.Lock()
+	already := bc.closing
+	bc.closing = true
+	bc.roomy.Broadcast()
+	bc.mu.Unlock()
+	if already {
+		<-bc.done
+		return net.ErrClosed
+	}
+	bc.signal()
+	t := time.NewTimer(batchCloseWait)
+	select {
+	case <-bc.done:
+	case <-t.C:
+	}
+	t.Stop()
+	err := bc.Conn.Close()
+	<-bc.done
+	return err
+}
+
+// SetDeadline sets the read deadline; writes have their own (see writer).
+func (bc *batchConn) SetDeadline(t time.Time) error { return bc.Conn.SetReadDeadline(t) }
+
+// SetWriteDeadline does nothing: a Write only copies, and the writer sets
+// the socket's write deadline itself.
+func (bc *batchConn) SetWriteDeadline(time.Time) error { return nil }
