@@ -3,6 +3,7 @@ package stoahttp
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -652,11 +653,24 @@ func (s *Server) act(ctx context.Context, in *inbound, body []byte, query string
 	if err != nil {
 		return s.fail(start, noPattern, err)
 	}
+	// A message that is the body as it came is acted as that JSON, as the
+	// mesh acts what it receives: the engine then decodes a typed
+	// handler's input straight from it, where from a Msg it would encode
+	// the Msg first and decode that.
+	var raw json.RawMessage
+	if query == "" {
+		if b := trimSpace(body); len(b) > 0 && b[0] == '{' {
+			raw = b
+		}
+	}
 	if !s.AllowSystem {
 		if isSystem(msg) {
 			return s.fail(start, noPattern, notAllowed(msg))
 		}
-		delete(msg, "fatal$")
+		if _, ok := msg["fatal$"]; ok {
+			delete(msg, "fatal$")
+			raw = nil
+		}
 	}
 	pattern := noPattern
 	if s.metrics != nil {
@@ -666,7 +680,11 @@ func (s *Server) act(ctx context.Context, in *inbound, body []byte, query string
 		s.metrics.inFlight.Inc()
 		defer s.metrics.inFlight.Dec()
 	}
-	out, err := s.Engine.Act(stoa.WithMeta(ctx, in.meta()), msg)
+	var m any = msg
+	if raw != nil {
+		m = raw
+	}
+	out, err := s.Engine.Act(stoa.WithMeta(ctx, in.meta()), m)
 	if err != nil {
 		return s.fail(start, pattern, err)
 	}
