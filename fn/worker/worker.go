@@ -180,6 +180,7 @@ type Worker struct {
 	log     *slog.Logger
 	resolve func(ctx context.Context, name, qualifier string) (*fn.Version, error)
 	cache   *fn.Cache // nil unless Registry is a cacher
+	unspare func()    // lets go of the spare sandbox held for cold starts
 	dir     string
 	tempDir bool
 	engine  *stoa.Engine
@@ -271,6 +272,9 @@ func (w *Worker) Start(ctx context.Context) error {
 		}
 		w.cache, w.resolve = cache, cache.Resolve
 	}
+	// A prepared sandbox for the next cold start, even from zero
+	// environments (functions with another TmpMB get theirs while they run).
+	w.unspare = lambda.HoldSpare(w.EnvDir, 0)
 	w.goBackground(w.watch)
 	w.goBackground(w.reaper)
 
@@ -768,6 +772,9 @@ func (w *Worker) close() error {
 		p.closeAll()
 	}
 	w.bg.Wait()
+	if w.unspare != nil {
+		w.unspare() // waits until the spare is gone
+	}
 	for _, p := range pools {
 		p.removeCode()
 	}

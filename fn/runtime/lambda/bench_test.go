@@ -130,6 +130,9 @@ func BenchmarkColdStart(b *testing.B) {
 			}
 			cfg := c.cfg
 			cfg.Dir = testDir
+			if c.spare {
+				defer HoldSpare(cfg.Dir, DefaultTmpMB)()
+			}
 			samples := make([]time.Duration, 0, b.N)
 			b.ReportAllocs()
 			b.ResetTimer()

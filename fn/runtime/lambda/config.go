@@ -82,27 +82,10 @@ var reserved = map[string]bool{
 	"AWS_DEFAULT_REGION": true, "AWS_EXECUTION_ENV": true, "TZ": true, "_X_AMZN_TRACE_ID": true,
 }
 
-func (c Config) withDefaults() (Config, error) {
-	if c.Runtime == "" {
-		c.Runtime = RuntimeProvided
-	}
-	if c.MemoryMB == 0 {
-		c.MemoryMB = DefaultMemoryMB
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
+// setDefaultPaths fills in Dir and TmpMB, which name a spare sandbox.
+func (c *Config) setDefaultPaths() {
 	if c.TmpMB == 0 {
 		c.TmpMB = DefaultTmpMB
-	}
-	if c.FunctionName == "" {
-		c.FunctionName = "function"
-	}
-	if c.FunctionVersion == "" {
-		c.FunctionVersion = "$LATEST"
-	}
-	if c.Region == "" {
-		c.Region = "us-east-1"
 	}
 	if c.Dir == "" {
 		name := "stoa-lambda"
@@ -113,6 +96,28 @@ func (c Config) withDefaults() (Config, error) {
 		if st, err := os.Stat("/var/tmp"); err == nil && st.IsDir() {
 			c.Dir = filepath.Join("/var/tmp", name)
 		}
+	}
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Runtime == "" {
+		c.Runtime = RuntimeProvided
+	}
+	if c.MemoryMB == 0 {
+		c.MemoryMB = DefaultMemoryMB
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	c.setDefaultPaths()
+	if c.FunctionName == "" {
+		c.FunctionName = "function"
+	}
+	if c.FunctionVersion == "" {
+		c.FunctionVersion = "$LATEST"
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
 	}
 	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = MaxPayload

@@ -31,6 +31,7 @@ type Env struct {
 	dir     string // the environment's own directory (code copy, runtime files)
 	image   string // its /tmp image, if any
 	lease   *uidLease
+	spare   *spareKey      // the spares it keeps in use (useSpares) until closed
 	sb      *sandboxThread // claimed, until it spawns
 	uid     int            // the uid it runs as (-1: ours)
 	cg      *cgroups
@@ -111,6 +112,12 @@ func startOn(ctx context.Context, cfg Config, h *host) (*Env, error) {
 	if err := e.start(); err != nil {
 		e.Close()
 		return nil, err
+	}
+	if e.spare != nil {
+		// Replace the spare it took once the runtime is up, not while it
+		// starts: making one (mkfs image copy, loop mount) competes for
+		// the CPU with the start it is meant to speed up.
+		defer startRefill(h, *e.spare)
 	}
 	timer := time.NewTimer(InitTimeout)
 	defer timer.Stop()
@@ -205,7 +212,10 @@ func (e *Env) start() error {
 	sp := spawnSpec{argv: argv, dir: taskRootSeen, uid: e.uid, gid: gid, cgFD: -1, nofile: MaxFiles, pdeathOK: true}
 	if sandbox {
 		sp.taskRel, sp.rtRel = filepath.Join(e.name, "task"), filepath.Join(e.name, "runtime")
-		sb, err := claimSandbox(h, spareKey{cfg.Dir, cfg.TmpMB})
+		key := spareKey{cfg.Dir, cfg.TmpMB}
+		useSpares(key)
+		e.spare = &key
+		sb, err := claimSandbox(h, key)
 		if err != nil {
 			return fmt.Errorf("lambda: sandbox: %w", err)
 		}
@@ -565,6 +575,11 @@ func (e *Env) close() error {
 	if e.sb != nil {
 		e.sb.release()
 	}
+	defer func() {
+		if e.spare != nil {
+			unuseSpares(*e.spare) // the last one out tears the spare down, and waits
+		}
+	}()
 	if e.proc != nil {
 		<-e.proc.exited
 	}

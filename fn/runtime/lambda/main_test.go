@@ -169,23 +169,25 @@ func mustJSON(v any) string {
 }
 
 // waitSpare waits until a spare sandbox for (dir, tmpMB) is ready, if the
-// host makes them: a benchmark of cold starts then measures the steady
-// state, where spares are refilled between cold starts.
+// host makes them; the caller holds one (HoldSpare). A benchmark of cold
+// starts then measures the steady state, where spares are refilled between
+// cold starts.
 func waitSpare(dir string, tmpMB int) {
 	if !probeHost().sandboxed() {
 		return
 	}
 	key := spareKey{dir, tmpMB}
-	spares.Lock()
-	defer spares.Unlock()
-	for spares.m[key] == nil {
-		if !spares.filling[key] {
-			spares.Unlock()
-			refillSpare(probeHost(), key)
-			spares.Lock()
-			continue
+	for {
+		startRefill(probeHost(), key)
+		spares.Lock()
+		for spares.m[key] == nil && spares.filling[key] {
+			spares.changed.Wait()
 		}
-		spares.added.Wait()
+		ok := spares.m[key] != nil
+		spares.Unlock()
+		if ok {
+			return
+		}
 	}
 }
 

@@ -14,14 +14,18 @@ import (
 // spawn one environment's runtime. Making the image, attaching a loop
 // device and mounting ext4 take 5-15 ms, more under load; doing it before
 // the request keeps it off the cold start. One spare is kept per (Dir,
-// TmpMB) and refilled after each use; an unused spare tears itself down
-// after spareIdle. See RATIONALE.md.
+// TmpMB) while an environment of that key is open or a [HoldSpare] holds
+// it; it is made in the background once a start no longer needs the CPU,
+// and torn down after spareIdle unused, or when its last holder lets go
+// (which waits for it). See RATIONALE.md.
 type sandboxThread struct {
 	key   spareKey
 	image string
 	cg    *cgroups // joined by the thread ahead; limits are set when claimed
 	dirFD int
 	req   chan spawnReq
+	gone  chan struct{} // closed once an unclaimed thread has cleaned up
+	timer *time.Timer   // the idle expiry, while spare
 
 	mu      sync.Mutex // guards claimed
 	claimed bool       // taken for a request, or torn down
@@ -44,23 +48,72 @@ var spares = struct {
 	sync.Mutex
 	m       map[spareKey]*sandboxThread
 	filling map[spareKey]bool
-	added   *sync.Cond // broadcast when a spare is ready (tests wait on it)
-}{m: map[spareKey]*sandboxThread{}, filling: map[spareKey]bool{}}
+	users   map[spareKey]int // open environments and holds per key
+	changed *sync.Cond       // broadcast when a spare is ready or a fill ends
+}{m: map[spareKey]*sandboxThread{}, filling: map[spareKey]bool{}, users: map[spareKey]int{}}
 
-func init() { spares.added = sync.NewCond(&spares.Mutex) }
+func init() { spares.changed = sync.NewCond(&spares.Mutex) }
 
-// claimSandbox takes the spare sandbox for key, or makes one now, and
-// starts making the next spare.
-func claimSandbox(h *host, key spareKey) (*sandboxThread, error) {
-	st := takeSpare(key)
-	if st == nil {
-		var err error
-		if st, err = newSandboxThread(h, key); err != nil {
-			return nil, err
-		}
-		st.claimed = true
+// HoldSpare keeps a prepared sandbox ready for the next environment with
+// these Dir and TmpMB ("" and 0 mean the defaults) until release is
+// called, even while none is open, so that a start from zero finds one;
+// the first hold prepares it in the background. release tears the spare
+// down once nothing else holds it, and waits for that. Without root, a
+// mount namespace, loop devices and mkfs.ext4 (see [HostLimits]) there is
+// nothing to prepare and HoldSpare does nothing.
+func HoldSpare(dir string, tmpMB int) (release func()) {
+	h := probeHost()
+	if !h.sandboxed() {
+		return func() {}
 	}
-	go refillSpare(h, key)
+	cfg := Config{Dir: dir, TmpMB: tmpMB}
+	cfg.setDefaultPaths()
+	key := spareKey{cfg.Dir, cfg.TmpMB}
+	useSpares(key)
+	startRefill(h, key)
+	var once sync.Once
+	return func() { once.Do(func() { unuseSpares(key) }) }
+}
+
+// useSpares counts one more holder of key's spare.
+func useSpares(key spareKey) {
+	spares.Lock()
+	spares.users[key]++
+	spares.Unlock()
+}
+
+// unuseSpares counts one holder less; the last one tears the spare down,
+// after any fill under way, and waits until it is gone.
+func unuseSpares(key spareKey) {
+	spares.Lock()
+	spares.users[key]--
+	if spares.users[key] > 0 {
+		spares.Unlock()
+		return
+	}
+	delete(spares.users, key)
+	for spares.filling[key] {
+		spares.changed.Wait() // the fill sees no users and tears down what it made
+	}
+	st := spares.m[key]
+	delete(spares.m, key)
+	spares.Unlock()
+	if st != nil && st.retire() {
+		<-st.gone
+	}
+}
+
+// claimSandbox takes the spare sandbox for key, or makes one now. The
+// caller counts as a user of key (useSpares) and refills it later.
+func claimSandbox(h *host, key spareKey) (*sandboxThread, error) {
+	if st := takeSpare(key); st != nil {
+		return st, nil
+	}
+	st, err := newSandboxThread(h, key)
+	if err != nil {
+		return nil, err
+	}
+	st.claimed = true
 	return st, nil
 }
 
@@ -76,8 +129,11 @@ func (st *sandboxThread) spawn(sp spawnSpec) (*proc, error) {
 	return p, nil
 }
 
-// release ends a claimed sandbox that will not spawn.
-func (st *sandboxThread) release() { close(st.req) }
+// release ends a claimed sandbox that will not spawn, and waits for it.
+func (st *sandboxThread) release() {
+	close(st.req)
+	<-st.gone
+}
 
 func takeSpare(key spareKey) *sandboxThread {
 	spares.Lock()
@@ -93,28 +149,57 @@ func takeSpare(key spareKey) *sandboxThread {
 		return nil
 	}
 	st.claimed = true
+	if st.timer != nil {
+		st.timer.Stop()
+	}
 	return st
 }
 
-func refillSpare(h *host, key spareKey) {
+// startRefill makes key's spare in the background if it has users and
+// none is there or being made. The last unuseSpares waits for it.
+func startRefill(h *host, key spareKey) {
 	spares.Lock()
-	if spares.m[key] != nil || spares.filling[key] {
-		spares.Unlock()
+	defer spares.Unlock()
+	if spares.m[key] != nil || spares.filling[key] || spares.users[key] == 0 {
 		return
 	}
 	spares.filling[key] = true
-	spares.Unlock()
+	go fillSpare(h, key)
+}
+
+// fillSpare makes key's spare; spares.filling[key] is set.
+func fillSpare(h *host, key spareKey) {
 	st, err := newSandboxThread(h, key)
 	spares.Lock()
-	delete(spares.filling, key)
-	if err == nil {
+	if err == nil && spares.users[key] > 0 && spares.m[key] == nil {
 		spares.m[key] = st
-		spares.added.Broadcast()
+		st.timer = time.AfterFunc(spareIdle, st.expire)
+		st = nil
 	}
 	spares.Unlock()
-	if err == nil {
-		time.AfterFunc(spareIdle, st.expire)
+	if err == nil && st != nil && st.retire() { // nobody wants it any more
+		<-st.gone
 	}
+	spares.Lock()
+	delete(spares.filling, key)
+	spares.changed.Broadcast()
+	spares.Unlock()
+}
+
+// retire tears the thread down unless it was claimed; it reports whether
+// it did (the caller may then wait on gone).
+func (st *sandboxThread) retire() bool {
+	st.mu.Lock()
+	mine := !st.claimed
+	st.claimed = true
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	st.mu.Unlock()
+	if mine {
+		close(st.req)
+	}
+	return mine
 }
 
 // newSandboxThread prepares a sandbox and returns once it is ready.
@@ -125,7 +210,7 @@ func newSandboxThread(h *host, key spareKey) (*sandboxThread, error) {
 		}
 	}
 	name := newName()
-	st := &sandboxThread{key: key, image: filepath.Join(key.dir, name+".tmp.ext4"), req: make(chan spawnReq, 1)}
+	st := &sandboxThread{key: key, image: filepath.Join(key.dir, name+".tmp.ext4"), req: make(chan spawnReq, 1), gone: make(chan struct{})}
 	if err := images.create(h, key.dir, key.tmpMB, st.image); err != nil {
 		return nil, err
 	}
@@ -146,21 +231,14 @@ func newSandboxThread(h *host, key spareKey) (*sandboxThread, error) {
 	return st, nil
 }
 
-// expire tears the spare down unless it was claimed.
+// expire tears the spare down after spareIdle unused.
 func (st *sandboxThread) expire() {
-	st.mu.Lock()
-	mine := !st.claimed
-	st.claimed = true
-	st.mu.Unlock()
-	if !mine {
-		return
-	}
 	spares.Lock()
 	if spares.m[st.key] == st {
 		delete(spares.m, st.key)
 	}
 	spares.Unlock()
-	close(st.req)
+	st.retire()
 }
 
 func (st *sandboxThread) run(ready chan<- error) {
@@ -172,12 +250,14 @@ func (st *sandboxThread) run(ready chan<- error) {
 	}
 	fd, err := prepareMounts(st.image, st.key.dir)
 	if err != nil {
+		close(st.gone)
 		ready <- err
 		return
 	}
 	st.dirFD = fd
 	if err := joinCgroups(st.cg.v1Tasks()); err != nil {
 		syscall.Close(fd)
+		close(st.gone)
 		ready <- err
 		return
 	}
@@ -186,9 +266,12 @@ func (st *sandboxThread) run(ready chan<- error) {
 	if !ok { // expired or released: the namespace, /tmp and loop device go with this thread
 		syscall.Close(st.dirFD)
 		os.Remove(st.image)
-		go st.cg.remove() // once this thread has left them
+		_ = joinCgroups(append(st.cg.v1Leave(), st.cg.v1Exit()...)) // leave them, to remove them now
+		st.cg.remove()
+		close(st.gone)
 		return
 	}
+	close(st.gone) // claimed: what is left belongs to the environment
 	r.sp.dirFD = st.dirFD
 	cmd, err := startOnThisThread(r.sp)
 	syscall.Close(st.dirFD)
