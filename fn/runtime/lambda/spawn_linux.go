@@ -105,12 +105,6 @@ func startOnThisThread(sp spawnSpec) (*exec.Cmd, error) {
 	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
 		return nil, fmt.Errorf("no_new_privs: %w", e)
 	}
-	cmd := exec.Command(sp.argv[0], sp.argv[1:]...)
-	cmd.Env = sp.env
-	cmd.Dir = sp.dir
-	cmd.Stdin = nil
-	cmd.Stdout = sp.stdout
-	cmd.Stderr = sp.stdout
 	attr := &syscall.SysProcAttr{Setpgid: true, Ptrace: sp.nofile > 0 || sp.nproc > 0}
 	if sp.pdeathOK {
 		attr.Pdeathsig = syscall.SIGKILL
@@ -122,8 +116,17 @@ func startOnThisThread(sp spawnSpec) (*exec.Cmd, error) {
 		attr.UseCgroupFD = true
 		attr.CgroupFD = sp.cgFD
 	}
-	cmd.SysProcAttr = attr
-	if err := cmd.Start(); err != nil {
+	cmd, err := startRetrying(func() *exec.Cmd {
+		cmd := exec.Command(sp.argv[0], sp.argv[1:]...)
+		cmd.Env = sp.env
+		cmd.Dir = sp.dir
+		cmd.Stdin = nil
+		cmd.Stdout = sp.stdout
+		cmd.Stderr = sp.stdout
+		cmd.SysProcAttr = attr
+		return cmd
+	})
+	if err != nil {
 		return nil, err
 	}
 	pid := cmd.Process.Pid
@@ -157,6 +160,22 @@ func startOnThisThread(sp spawnSpec) (*exec.Cmd, error) {
 		return fail(fmt.Errorf("ptrace detach: %w", err))
 	}
 	return cmd, nil
+}
+
+// startRetrying starts cmd, trying again while exec fails with ETXTBSY: a
+// process forked elsewhere in this program (another environment's start)
+// while the code copy was open for writing holds that descriptor until its
+// own exec, a known hazard of fork in a threaded program (Go issue 22315).
+// It clears within a few milliseconds.
+func startRetrying(newCmd func() *exec.Cmd) (*exec.Cmd, error) {
+	for i := 0; ; i++ {
+		cmd := newCmd() // a Cmd starts once
+		err := cmd.Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || i == 50 {
+			return cmd, err
+		}
+		backoff(i)
+	}
 }
 
 // joinCgroups moves this thread (only) into the v1 cgroups whose "tasks"
