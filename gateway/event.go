@@ -128,12 +128,13 @@ type httpDescription struct {
 // clfTime is the time format of requestTime: "09/Apr/2015:12:34:56 +0000".
 const clfTime = "02/Jan/2006:15:04:05 -0700"
 
-// event builds the proxy event of the route's format.
+// event builds the proxy event of the route's format, as JSON.
 func (e *entry) event(q *request) ([]byte, error) {
+	b := make([]byte, 0, 1536+len(q.body)+len(q.body)/8)
 	if e.Format == FormatHTTP {
-		return json.Marshal(httpEventOf(e, q))
+		return appendHTTPEvent(b, httpEventOf(e, q)), nil
 	}
-	return json.Marshal(restEventOf(e, q))
+	return appendRestEvent(b, restEventOf(e, q)), nil
 }
 
 func restEventOf(e *entry, q *request) *restEvent {
@@ -174,7 +175,7 @@ func restEventOf(e *entry, q *request) *restEvent {
 		RequestID:         q.id,
 		RequestTime:       q.start.UTC().Format(clfTime),
 		RequestTimeEpoch:  q.start.UnixMilli(),
-		ResourceID:        e.resourceID(),
+		ResourceID:        e.rid,
 		ResourcePath:      e.Path,
 		Stage:             q.stage,
 	}
@@ -188,7 +189,7 @@ func httpEventOf(e *entry, q *request) *httpEvent {
 	r := q.r
 	ev := &httpEvent{
 		Version:        "2.0",
-		RouteKey:       e.Key(),
+		RouteKey:       e.key,
 		RawPath:        r.URL.EscapedPath(),
 		RawQueryString: r.URL.RawQuery,
 		Headers:        make(map[string]string, len(r.Header)+1),
@@ -235,7 +236,7 @@ func httpEventOf(e *entry, q *request) *httpEvent {
 			UserAgent: r.UserAgent(),
 		},
 		RequestID: q.id,
-		RouteKey:  e.Key(),
+		RouteKey:  e.key,
 		Stage:     q.stage,
 		Time:      q.start.UTC().Format(clfTime),
 		TimeEpoch: q.start.UnixMilli(),
@@ -399,6 +400,16 @@ var errBadReply = errors.New("malformed proxy response")
 // proxy response that is malformed, or a result that is not JSON, is
 // errBadReply.
 func mapReply(out []byte, format string) (*proxyReply, error) {
+	if p := mapReplyFast(out, format); p != nil {
+		return p, nil
+	}
+	return mapReplySlow(out, format)
+}
+
+// mapReplySlow is mapReply for any result: lenient where API Gateway is
+// (a statusCode or header value written as a string or number), and
+// precise about what is wrong where it is not.
+func mapReplySlow(out []byte, format string) (*proxyReply, error) {
 	var f struct {
 		StatusCode        json.RawMessage              `json:"statusCode"`
 		Headers           map[string]json.RawMessage   `json:"headers"`
@@ -491,10 +502,79 @@ func mapReply(out []byte, format string) (*proxyReply, error) {
 			p.body = []byte(s)
 		}
 	}
-	for _, h := range []string{"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Trailer"} {
+	for _, h := range hopHeaders {
 		p.header.Del(h)
 	}
 	return p, nil
+}
+
+// mapReplyFast maps the common proxy response, the one whose fields all
+// have their documented types (a numeric statusCode, string headers and
+// body), in one pass of encoding/json; it returns nil for anything else,
+// which mapReply's general path then maps (or refuses) as before.
+// TestMapReplyFast holds the two paths to the same results.
+func mapReplyFast(out []byte, format string) *proxyReply {
+	if firstNonSpace(out) != '{' {
+		return nil
+	}
+	var f struct {
+		StatusCode        *int                `json:"statusCode"`
+		Headers           map[string]string   `json:"headers"`
+		MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+		Body              *string             `json:"body"`
+		IsBase64Encoded   bool                `json:"isBase64Encoded"`
+		Cookies           []string            `json:"cookies"`
+	}
+	if json.Unmarshal(out, &f) != nil || f.StatusCode == nil || *f.StatusCode < 100 || *f.StatusCode > 599 {
+		return nil
+	}
+	p := &proxyReply{status: *f.StatusCode, header: make(http.Header, len(f.Headers)+len(f.MultiValueHeaders))}
+	for k, vs := range f.MultiValueHeaders {
+		for _, v := range vs {
+			addHeader(p.header, k, oneLine(v))
+		}
+	}
+	for k, v := range f.Headers {
+		v = oneLine(v)
+		if slicesContains(p.header.Values(k), v) {
+			continue
+		}
+		addHeader(p.header, k, v)
+	}
+	if format == FormatHTTP {
+		for _, c := range f.Cookies {
+			p.header.Add("Set-Cookie", c)
+		}
+	}
+	if f.Body != nil {
+		if f.IsBase64Encoded {
+			b, err := base64.StdEncoding.DecodeString(*f.Body)
+			if err != nil {
+				return nil
+			}
+			p.body = b
+		} else {
+			p.body = []byte(*f.Body)
+		}
+	}
+	for _, h := range hopHeaders {
+		p.header.Del(h)
+	}
+	return p
+}
+
+// hopHeaders are the headers of a function's reply the gateway drops: the
+// connection's and the length's, which are the gateway's to set.
+var hopHeaders = []string{"Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Trailer"}
+
+// crlf turns the line breaks of a header value into spaces.
+var crlf = strings.NewReplacer("\r", " ", "\n", " ")
+
+func oneLine(s string) string {
+	if strings.ContainsAny(s, "\r\n") {
+		return crlf.Replace(s)
+	}
+	return s
 }
 
 func addHeader(h http.Header, k, v string) {
@@ -519,7 +599,7 @@ func isNull(raw json.RawMessage) bool { return raw == nil || string(raw) == "nul
 func scalar(raw json.RawMessage) (string, bool) {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return strings.NewReplacer("\r", " ", "\n", " ").Replace(s), true
+		return oneLine(s), true
 	}
 	switch c := firstNonSpace(raw); {
 	case c == 't' || c == 'f' || c == '-' || c >= '0' && c <= '9':

@@ -633,7 +633,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, q *request) (string, int) {
 	if r.Method == http.MethodOptions && origin != "" {
 		if want := r.Header.Get("Access-Control-Request-Method"); want != "" {
 			if pe := t.match(strings.ToUpper(want), segs); pe != nil && pe.CORS != nil {
-				return pe.Key(), preflight(w, pe, origin, r)
+				return pe.key, preflight(w, pe, origin, r)
 			}
 		}
 	}
@@ -645,7 +645,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, q *request) (string, int) {
 		}
 		return labelNoRoute, s.fail(w, q, labelNoRoute, &httpError{status: http.StatusNotFound, code: CodeRouteNotFound, message: msgNotFound})
 	}
-	key := e.Key()
+	key := e.key
 	if e.CORS != nil && origin != "" {
 		corsHeaders(w.Header(), e.CORS, origin)
 	}
@@ -718,11 +718,11 @@ func (s *Server) readBody(buf *bytes.Buffer, r *http.Request) *httpError {
 func (s *Server) serveAct(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, q *request, e *entry) int {
 	msg, err := actMessage(e, q.r, q.body, q.params)
 	if err != nil {
-		return s.fail(w, q, e.Key(), &httpError{status: http.StatusBadRequest, code: stoa.CodeInvalidJSON, message: err.Error()})
+		return s.fail(w, q, e.key, &httpError{status: http.StatusBadRequest, code: stoa.CodeInvalidJSON, message: err.Error()})
 	}
 	out, err := s.Engine.Act(ctx, msg)
 	if err != nil {
-		return s.fail(w, q, e.Key(), actError(ctx, err))
+		return s.fail(w, q, e.key, actError(ctx, err))
 	}
 	s.setWriteDeadline(rc)
 	return writeJSON(w, http.StatusOK, out)
@@ -731,15 +731,15 @@ func (s *Server) serveAct(ctx context.Context, w http.ResponseWriter, rc *http.R
 func (s *Server) serveFunction(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, q *request, e *entry) int {
 	ev, err := e.event(q)
 	if err != nil {
-		return s.fail(w, q, e.Key(), &httpError{status: http.StatusInternalServerError, code: CodeBadGateway, message: msgInternal, err: err})
+		return s.fail(w, q, e.key, &httpError{status: http.StatusInternalServerError, code: CodeBadGateway, message: msgInternal, err: err})
 	}
 	out, err := s.Engine.Act(ctx, functionMsg(e.Function, e.Qualifier, ev))
 	if err != nil {
-		return s.fail(w, q, e.Key(), functionError(ctx, err))
+		return s.fail(w, q, e.key, functionError(ctx, err))
 	}
 	res, err := functionResult(out)
 	if err != nil {
-		return s.fail(w, q, e.Key(), &httpError{status: http.StatusBadGateway, code: CodeBadGateway, message: msgInternal, err: err})
+		return s.fail(w, q, e.key, &httpError{status: http.StatusBadGateway, code: CodeBadGateway, message: msgInternal, err: err})
 	}
 	p, err := mapReply(res, e.Format)
 	if err != nil {

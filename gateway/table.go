@@ -29,6 +29,8 @@ type entry struct {
 	Route
 	tmpl  template
 	shape string
+	key   string         // Key()
+	rid   string         // resourceID()
 	msg   map[string]any // an act route's pattern keys
 	state *routeState    // limiter and metrics, kept across rebuilds
 }
@@ -62,7 +64,8 @@ func compile(r Route) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &entry{Route: r, tmpl: t, shape: r.Method + " " + t.shape()}
+	e := &entry{Route: r, tmpl: t, shape: r.Method + " " + t.shape(), key: r.Key()}
+	e.rid = e.resourceID()
 	if r.Act != "" {
 		e.msg, err = parsePattern(r.Act)
 		if err != nil {
