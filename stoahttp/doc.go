@@ -5,7 +5,9 @@
 // # Listening
 //
 // A [Server] is Seneca's listen(): it serves an engine's patterns on
-// POST /act (any method, in fact), port 10101 by default:
+// POST /act (any method, in fact), port 10101 by default, over HTTP/1.1
+// (fasthttp's, for speed; [Server.ServeHTTP] mounts it in a net/http
+// server instead):
 //
 //	e := stoa.New()
 //	e.Add("role:hello,cmd:sayHello", hello)

@@ -19,6 +19,7 @@ import (
 	"github.com/stoaproject/stoa"
 	"github.com/stoaproject/stoa/internal/nodetest"
 	"github.com/stoaproject/stoa/stoahttp"
+	"github.com/valyala/fasthttp"
 )
 
 // Issue 4's goals, as ratios of throughput at 32 acts in flight.
@@ -35,9 +36,10 @@ const Script = "http-bench.js"
 
 // Sides, as they are named in results.
 const (
-	Stoa    = "stoa"
-	NetHTTP = "nethttp"
-	Seneca  = "seneca"
+	Stoa     = "stoa"
+	NetHTTP  = "nethttp"
+	FastHTTP = "fasthttp"
+	Seneca   = "seneca"
 )
 
 // Stats is one timed run of one side at one number of acts in flight.
@@ -118,6 +120,11 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	defer nh.Close()
+	fh, err := StartFastHTTP()
+	if err != nil {
+		return res, err
+	}
+	defer fh.Close()
 	sl, err := nodetest.Launch(ctx, Script, "listen")
 	if err != nil {
 		return res, fmt.Errorf("seneca listener: %w", err)
@@ -138,6 +145,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}{
 		{Stoa, func(n int) (Stats, error) { return Load(ctx, st.Act, n, cfg.Warmup, cfg.Duration) }},
 		{NetHTTP, func(n int) (Stats, error) { return Load(ctx, nh.Act, n, cfg.Warmup, cfg.Duration) }},
+		{FastHTTP, func(n int) (Stats, error) { return Load(ctx, fh.Act, n, cfg.Warmup, cfg.Duration) }},
 		{Seneca, func(n int) (Stats, error) { return SenecaLoad(ctx, ready.Port, n, cfg.Warmup, cfg.Duration) }},
 	}
 	for round := range cfg.Rounds {
@@ -275,9 +283,9 @@ func (p *StoaPair) Close() {
 	p.server.Close(ctx)
 }
 
-// NetHTTPPair is the floor: a net/http server whose handler decodes the
-// JSON body and encodes the sum, and a client with keep-alive
-// connections enough for every act in flight.
+// NetHTTPPair is the baseline issue 4 names: a net/http server whose
+// handler decodes the JSON body and encodes the sum, and a client with
+// keep-alive connections enough for every act in flight.
 type NetHTTPPair struct {
 	srv *http.Server
 	url string
@@ -340,6 +348,72 @@ func (p *NetHTTPPair) Act(ctx context.Context) error {
 // Close stops the server and the client's connections.
 func (p *NetHTTPPair) Close() {
 	p.srv.Close()
+	p.hc.CloseIdleConnections()
+}
+
+// FastHTTPPair is the floor of the HTTP stack stoahttp runs on: the same
+// JSON echo as NetHTTPPair's, on fasthttp's server and client.
+type FastHTTPPair struct {
+	srv    *fasthttp.Server
+	served chan error
+	url    string
+	hc     *fasthttp.HostClient
+}
+
+// StartFastHTTP starts the fasthttp JSON echo on a free loopback port.
+func StartFastHTTP() (*FastHTTPPair, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := &FastHTTPPair{
+		url:    "http://" + ln.Addr().String() + "/act",
+		hc:     &fasthttp.HostClient{Addr: ln.Addr().String(), MaxConns: 512},
+		served: make(chan error, 1),
+	}
+	p.srv = &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		var m map[string]any
+		if err := json.Unmarshal(ctx.PostBody(), &m); err != nil {
+			ctx.Error(err.Error(), fasthttp.StatusBadRequest)
+			return
+		}
+		l, _ := m["left"].(float64)
+		rr, _ := m["right"].(float64)
+		b, _ := json.Marshal(sumOut{int(l + rr)})
+		ctx.SetContentType("application/json")
+		ctx.SetBody(b)
+	}}
+	go func() { p.served <- p.srv.Serve(ln) }()
+	return p, nil
+}
+
+// Act posts the message once and checks the reply.
+func (p *FastHTTPPair) Act(ctx context.Context) error {
+	b, err := json.Marshal(map[string]any{"role": "math", "cmd": "sum", "left": 1, "right": 2})
+	if err != nil {
+		return err
+	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(p.url)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	req.Header.SetContentType("application/json")
+	req.SetBodyRaw(b)
+	if err := p.hc.Do(req, resp); err != nil {
+		return err
+	}
+	if resp.StatusCode() != 200 || string(resp.Body()) != Reply {
+		return fmt.Errorf("fasthttp replied %d %s, want 200 %s", resp.StatusCode(), resp.Body(), Reply)
+	}
+	return nil
+}
+
+// Close stops the server and the client's connections.
+func (p *FastHTTPPair) Close() {
+	p.srv.Shutdown()
+	<-p.served
 	p.hc.CloseIdleConnections()
 }
 

@@ -64,7 +64,7 @@ func TestCompare(t *testing.T) {
 	if cfg.Rounds == 0 {
 		rounds = 3
 	}
-	for _, side := range []string{Stoa, NetHTTP, Seneca} {
+	for _, side := range []string{Stoa, NetHTTP, FastHTTP, Seneca} {
 		for _, n := range []int{1, 32} {
 			if got := len(res.Runs[side][n]); got != rounds {
 				t.Errorf("%s at %d in flight: %d runs, want %d", side, n, got, rounds)
@@ -78,19 +78,30 @@ func TestCompare(t *testing.T) {
 	var table strings.Builder
 	fmt.Fprintf(&table, "%-26s %12s %12s %12s %14s %14s\n", "side", "p50 seq ms", "p99 seq ms", "acts/s @1", "acts/s @32", "p99 @32 ms")
 	for _, side := range []struct{ key, name string }{
-		{Stoa, "stoa client → listener"}, {NetHTTP, "net/http JSON echo"}, {Seneca, "seneca " + res.Version},
+		{Stoa, "stoa client → listener"}, {NetHTTP, "net/http JSON echo"}, {FastHTTP, "fasthttp JSON echo"}, {Seneca, "seneca " + res.Version},
 	} {
 		one, many := res.Median(side.key, 1), res.Median(side.key, 32)
 		fmt.Fprintf(&table, "%-26s %12.3f %12.3f %12.0f %14.0f %14.3f\n", side.name, one.P50ms, one.P99ms, one.ActsPerS, many.ActsPerS, many.P99ms)
 	}
 	st1, st32 := res.Median(Stoa, 1), res.Median(Stoa, 32)
 	nh1, nh32 := res.Median(NetHTTP, 1), res.Median(NetHTTP, 32)
+	fh1, fh32 := res.Median(FastHTTP, 1), res.Median(FastHTTP, 32)
 	se1, se32 := res.Median(Seneca, 1), res.Median(Seneca, 32)
-	fmt.Fprintf(&table, "ratios: stoa/net/http throughput %.2f× @1, %.2f× @32 (goal ≥ %.1f×); stoa/seneca %.1f× @1, %.1f× @32 (goal ≥ %d×); seneca/stoa p50 %.1f×, p99 %.1f×\n",
+	fmt.Fprintf(&table, "ratios: stoa/net/http throughput %.2f× @1, %.2f× @32 (goal ≥ %.1f×); stoa/seneca %.1f× @1, %.1f× @32 (goal ≥ %d×); seneca/stoa p50 %.1f×, p99 %.1f×; stoa/fasthttp %.2f× @1, %.2f× @32\n",
 		st1.ActsPerS/nh1.ActsPerS, st32.ActsPerS/nh32.ActsPerS, GoalNetHTTP,
 		st1.ActsPerS/se1.ActsPerS, st32.ActsPerS/se32.ActsPerS, GoalSeneca,
-		se1.P50ms/st1.P50ms, se1.P99ms/st1.P99ms)
+		se1.P50ms/st1.P50ms, se1.P99ms/st1.P99ms,
+		st1.ActsPerS/fh1.ActsPerS, st32.ActsPerS/fh32.ActsPerS)
 	t.Logf("medians of %d round(s), %v per run:\n%s", rounds, cfgDuration(cfg), table.String())
+	for _, side := range []string{Stoa, NetHTTP, FastHTTP, Seneca} {
+		for _, n := range []int{1, 32} {
+			var runs []string
+			for _, r := range res.Runs[side][n] {
+				runs = append(runs, fmt.Sprintf("%.0f/s p99 %.3f ms", r.ActsPerS, r.P99ms))
+			}
+			t.Logf("%s at %d in flight, round by round: %s", side, n, strings.Join(runs, "; "))
+		}
+	}
 
 	if *compare == "" {
 		return
@@ -105,6 +116,7 @@ func TestCompare(t *testing.T) {
 		{"http/p50", "latency p50, one at a time", "ms", seneca, se1.P50ms, st1.P50ms, se1.P50ms / st1.P50ms, 0, rounds},
 		{"http/p99", "latency p99, one at a time", "ms", seneca, se1.P99ms, st1.P99ms, se1.P99ms / st1.P99ms, 0, rounds},
 		{"http/p50/nethttp", "latency p50, one at a time, vs plain net/http JSON", "ms", "net/http", nh1.P50ms, st1.P50ms, nh1.P50ms / st1.P50ms, 0, rounds},
+		{"http/inflight=32/fasthttp", "acts/s over HTTP, 32 in flight, vs plain fasthttp JSON (the stack stoahttp runs on)", "acts/s", "fasthttp", fh32.ActsPerS, st32.ActsPerS, st32.ActsPerS / fh32.ActsPerS, 0, rounds},
 	}
 	for _, l := range lines {
 		l.PeerValue, l.StoaValue, l.Ratio = round(l.PeerValue), round(l.StoaValue), math.Round(l.Ratio*100)/100
@@ -142,7 +154,7 @@ func TestMedian(t *testing.T) {
 	}
 }
 
-// BenchmarkHTTP measures the two Go sides with the testing package: one
+// BenchmarkHTTP measures the three Go sides with the testing package: one
 // act at a time (seq) and with GOMAXPROCS×8 goroutines acting (par).
 func BenchmarkHTTP(b *testing.B) {
 	st, err := StartStoa()
@@ -155,10 +167,15 @@ func BenchmarkHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer nh.Close()
+	fh, err := StartFastHTTP()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer fh.Close()
 	for _, side := range []struct {
 		name string
 		act  func(context.Context) error
-	}{{Stoa, st.Act}, {NetHTTP, nh.Act}} {
+	}{{Stoa, st.Act}, {NetHTTP, nh.Act}, {FastHTTP, fh.Act}} {
 		b.Run(side.name+"/seq", func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
