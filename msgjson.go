@@ -11,7 +11,7 @@ import (
 // objects as map[string]any, arrays as []any, the last of duplicate keys
 // winning, invalid UTF-8 and lone surrogates as U+FFFD. It is the hot path
 // of every act that arrives as JSON, where encoding/json's reflection was
-// most of the cost (RATIONALE.md, "Decoding messages"). It reports false
+// most of the cost (RATIONALE.md, "Decoding messages without reflection"). It reports false
 // for anything it does not decode (invalid JSON, not an object, nesting
 // deeper than encoding/json allows), and the caller then asks encoding/json,
 // which gives the error; FuzzParseMsgJSON checks that both agree.

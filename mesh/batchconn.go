@@ -29,6 +29,11 @@ const (
 	// batchMax is the most a connection holds unwritten: a Write waits
 	// while the buffer is over it, as it would wait for the socket.
 	batchMax = 1 << 20
+	// batchQuiet: a Write that comes this long after the one before, with
+	// nothing buffered, goes to the socket at once. At one act in flight,
+	// writes are a round trip apart (≥ 50 µs), so they skip the writer;
+	// under load they come closer together, and are gathered.
+	batchQuiet = 50 * time.Microsecond
 	// batchWriteTimeout bounds one write to the socket, as nats.go's
 	// FlusherTimeout does; a write that fails closes the connection, and
 	// nats.go reconnects.
@@ -44,6 +49,8 @@ type batchConn struct {
 	mu      sync.Mutex
 	roomy   sync.Cond // signalled when the writer takes the buffer
 	buf     []byte    // written by Write, taken by the writer
+	writing bool      // a write to the socket is under way
+	last    time.Time // of the last Write
 	spare   []byte    // the buffer the writer wrote last, for reuse
 	err     error     // the write error that ended the writer
 	closing bool
@@ -74,6 +81,27 @@ func (bc *batchConn) Write(p []byte) (int, error) {
 		bc.mu.Unlock()
 		return 0, net.ErrClosed
 	}
+	now := time.Now()
+	quiet := now.Sub(bc.last) >= batchQuiet
+	bc.last = now
+	if quiet && !bc.writing && len(bc.buf) == 0 {
+		// Writes this far apart have nothing to gather: write now, on this
+		// goroutine, and spare the act a hand-off to the writer.
+		bc.writing = true
+		bc.mu.Unlock()
+		bc.Conn.SetWriteDeadline(now.Add(batchWriteTimeout))
+		n, err := bc.Conn.Write(p)
+		bc.mu.Lock()
+		bc.writing = false
+		if err != nil {
+			bc.fail(err)
+		}
+		bc.mu.Unlock()
+		if err != nil {
+			bc.Conn.Close()
+		}
+		return n, err
+	}
 	first := len(bc.buf) == 0
 	bc.buf = append(bc.buf, p...)
 	bc.mu.Unlock()
@@ -81,6 +109,14 @@ func (bc *batchConn) Write(p []byte) (int, error) {
 		bc.signal()
 	}
 	return len(p), nil
+}
+
+// fail records the write error that ends the connection; bc.mu is held.
+func (bc *batchConn) fail(err error) {
+	if bc.err == nil {
+		bc.err = err
+	}
+	bc.roomy.Broadcast()
 }
 
 func (bc *batchConn) signal() {
@@ -104,6 +140,7 @@ func (bc *batchConn) writer() {
 		out := bc.buf
 		bc.buf, bc.spare = bc.spare[:0], nil
 		closing := bc.closing
+		bc.writing = len(out) > 0
 		bc.roomy.Broadcast()
 		bc.mu.Unlock()
 		if len(out) > 0 {
@@ -114,14 +151,15 @@ func (bc *batchConn) writer() {
 			bc.Conn.SetWriteDeadline(time.Now().Add(timeout))
 			if _, err := bc.Conn.Write(out); err != nil {
 				bc.mu.Lock()
-				bc.err = err
-				bc.roomy.Broadcast()
+				bc.writing = false
+				bc.fail(err)
 				bc.mu.Unlock()
 				bc.Conn.Close() // the reader sees it, and nats.go reconnects
 				return
 			}
 		}
 		bc.mu.Lock()
+		bc.writing = false
 		if cap(out) <= batchMax {
 			bc.spare = out
 		}

@@ -54,9 +54,10 @@
 //
 // # Metadata and metrics
 //
-// An act's metadata (its id, transaction, parent, caller and W3C trace
-// context) and its deadline cross the hop in NATS headers, so a handler on
-// the far side sees the caller's. [WithRegisterer] exports the hop's
+// An act's metadata (its id, transaction, parent and caller) and its
+// deadline cross the hop in front of the message, and its W3C trace context
+// in the standard traceparent and tracestate headers, so a handler on the
+// far side sees the caller's. [WithRegisterer] exports the hop's
 // Prometheus metrics: acts sent and served per pin, their latency, retries
 // and providers known.
 package mesh

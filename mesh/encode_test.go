@@ -61,3 +61,18 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendFloat: numbers are written byte for byte as encoding/json
+// writes them, including the integers the fast path writes.
+func FuzzAppendFloat(f *testing.F) {
+	for _, v := range []float64{0, math.Copysign(0, -1), 7, -3, 1e15 - 1, 1e15, 1e21, 1.5, 1e-7, -0.25, 123456789012345, math.MaxFloat64, math.SmallestNonzeroFloat64} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v float64) {
+		want, err := json.Marshal(v)
+		got, gerr := appendFloat(nil, v)
+		if (err != nil) != (gerr != nil) || string(got) != string(want) {
+			t.Errorf("appendFloat(%v) = %s, %v; encoding/json: %s, %v", v, got, gerr, want, err)
+		}
+	})
+}
