@@ -517,15 +517,27 @@ func mapReplyFast(out []byte, format string) *proxyReply {
 	if firstNonSpace(out) != '{' {
 		return nil
 	}
-	var f struct {
-		StatusCode        *int                `json:"statusCode"`
-		Headers           map[string]string   `json:"headers"`
-		MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
-		Body              *string             `json:"body"`
-		IsBase64Encoded   bool                `json:"isBase64Encoded"`
-		Cookies           []string            `json:"cookies"`
+	var f fastProxy
+	if json.Unmarshal(out, &f) != nil {
+		return nil
 	}
-	if json.Unmarshal(out, &f) != nil || f.StatusCode == nil || *f.StatusCode < 100 || *f.StatusCode > 599 {
+	return f.reply(format)
+}
+
+// fastProxy is a proxy response whose fields have their documented types.
+type fastProxy struct {
+	StatusCode        *int                `json:"statusCode"`
+	Headers           map[string]string   `json:"headers"`
+	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+	Body              *string             `json:"body"`
+	IsBase64Encoded   bool                `json:"isBase64Encoded"`
+	Cookies           []string            `json:"cookies"`
+}
+
+// reply maps f as mapReplySlow would, or returns nil if f is not a proxy
+// response mapReplySlow would take as it is.
+func (f *fastProxy) reply(format string) *proxyReply {
+	if f.StatusCode == nil || *f.StatusCode < 100 || *f.StatusCode > 599 {
 		return nil
 	}
 	p := &proxyReply{status: *f.StatusCode, header: make(http.Header, len(f.Headers)+len(f.MultiValueHeaders))}

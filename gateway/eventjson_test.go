@@ -80,8 +80,8 @@ func FuzzAppendString(f *testing.F) {
 	})
 }
 
-// TestMapReplyFast: the fast path of mapReply maps every reply it takes
-// as the general path does, and leaves the rest to it.
+// TestMapReplyFast: the fast paths of mapReply and workerReply map every
+// reply they take as the general path does, and leave the rest to it.
 func TestMapReplyFast(t *testing.T) {
 	for _, c := range []struct {
 		reply string
@@ -117,6 +117,12 @@ func TestMapReplyFast(t *testing.T) {
 			}
 			if fast != nil && !reflect.DeepEqual(fast, slow) {
 				t.Errorf("mapReplyFast(%s, %s) = %+v; the general path gives %+v", c.reply, format, fast, slow)
+			}
+			// The same result in a worker's reply.
+			wr := `{"version":3,"requestId":"r-1","payload":` + c.reply + `,"cold":false}`
+			got, gerr = workerReply(json.RawMessage(wr), format)
+			if (err == nil) != (gerr == nil) || !reflect.DeepEqual(got, slow) {
+				t.Errorf("workerReply(%s, %s) = %+v, %v; the general path gives %+v, %v", wr, format, got, gerr, slow, err)
 			}
 		}
 	}

@@ -737,13 +737,9 @@ func (s *Server) serveFunction(ctx context.Context, w http.ResponseWriter, rc *h
 	if err != nil {
 		return s.fail(w, q, e.key, functionError(ctx, err))
 	}
-	res, err := functionResult(out)
+	p, err := workerReply(out, e.Format)
 	if err != nil {
 		return s.fail(w, q, e.key, &httpError{status: http.StatusBadGateway, code: CodeBadGateway, message: msgInternal, err: err})
-	}
-	p, err := mapReply(res, e.Format)
-	if err != nil {
-		return s.fail(w, q, e.Key(), &httpError{status: http.StatusBadGateway, code: CodeBadGateway, message: msgInternal, err: err})
 	}
 	h := w.Header()
 	for k, vs := range p.header {

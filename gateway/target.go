@@ -103,6 +103,25 @@ func functionMsg(name, qualifier string, event json.RawMessage) stoa.Msg {
 	return stoa.Msg{"fn": name, "qualifier": qualifier, "payload": event}
 }
 
+// workerReply maps a worker's reply to the HTTP reply: in one pass when the
+// function's result is a proxy response of the documented types (the
+// common case), else through functionResult and mapReply.
+func workerReply(reply json.RawMessage, format string) (*proxyReply, error) {
+	var r struct {
+		Payload *fastProxy `json:"payload"`
+	}
+	if firstNonSpace(reply) == '{' && json.Unmarshal(reply, &r) == nil && r.Payload != nil {
+		if p := r.Payload.reply(format); p != nil {
+			return p, nil
+		}
+	}
+	res, err := functionResult(reply)
+	if err != nil {
+		return nil, err
+	}
+	return mapReply(res, format)
+}
+
 // functionResult takes the function's result out of the worker's reply,
 // {"version": 3, "requestId": "…", "payload": …}: the payload when it is
 // JSON, null when the function returned nothing, and an error when it
