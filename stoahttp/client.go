@@ -33,10 +33,13 @@ type Client struct {
 	hc     *fasthttp.HostClient
 	track  string // seneca-track: this engine
 	closed atomic.Bool
-	wg     sync.WaitGroup // acts being forwarded
-	mu     sync.Mutex     // orders wg.Add against Close's wg.Wait
+	state  atomic.Int64  // acts being forwarded, plus closedBit once Close began
+	idle   chan struct{} // closed by the last act to finish after Close began
+	once   sync.Once     // closes idle
 	conns  connSet
 }
+
+const closedBit = 1 << 62
 
 // ClientOption configures a Client.
 type ClientOption func(*Client)
@@ -78,7 +81,7 @@ func NewClient(e *stoa.Engine, url string, opts ...ClientOption) (*Client, error
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{url: u.String(), host: u.Host, uri: u.RequestURI(), engine: e, track: `["` + e.ID() + `"]`}
+	c := &Client{url: u.String(), host: u.Host, uri: u.RequestURI(), engine: e, track: `["` + e.ID() + `"]`, idle: make(chan struct{})}
 	for _, o := range opts {
 		o(c)
 	}
@@ -151,24 +154,30 @@ func (c *Client) URL() string { return c.url }
 // graceful stop, close the engine: its Close waits for the acts in flight
 // and then closes the client.
 func (c *Client) Close() error {
-	c.mu.Lock()
 	c.closed.Store(true)
-	c.mu.Unlock()
+	if c.state.Or(closedBit)&^closedBit == 0 {
+		c.once.Do(func() { close(c.idle) })
+	}
 	c.conns.close()
-	c.wg.Wait()
+	<-c.idle
 	c.hc.CloseIdleConnections()
 	return nil
 }
 
-// begin registers an act being forwarded, unless the client is closed.
+// begin registers an act being forwarded, unless the client is closed;
+// done ends it. No lock: every act in flight takes these two.
 func (c *Client) begin() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed.Load() {
+	if c.state.Add(1)&closedBit != 0 {
+		c.done()
 		return false
 	}
-	c.wg.Add(1)
 	return true
+}
+
+func (c *Client) done() {
+	if c.state.Add(-1) == closedBit {
+		c.once.Do(func() { close(c.idle) })
+	}
 }
 
 // Request header names and values that never change. Names are written
@@ -187,7 +196,7 @@ func (c *Client) forward(ctx context.Context, msg stoa.Msg) (any, error) {
 	if !c.begin() {
 		return nil, &stoa.Error{Code: stoa.CodeClosed, Message: "stoahttp client for " + c.url + " is closed"}
 	}
-	defer c.wg.Done()
+	defer c.done()
 
 	deadline, ok := ctx.Deadline()
 	if !ok {
