@@ -179,8 +179,14 @@ func (e *Env) start() error {
 		}
 	}
 	taskDir := filepath.Join(e.dir, "task")
-	if err := copyTree(cfg.Bundle, taskDir, e.uid, gid, chown); err != nil {
-		return fmt.Errorf("lambda: copy bundle: %w", err)
+	shared := ""
+	if sandbox {
+		shared, _ = sharedBundle(cfg.Bundle)
+	}
+	if shared == "" {
+		if err := copyTree(cfg.Bundle, taskDir, e.uid, gid, chown); err != nil {
+			return fmt.Errorf("lambda: copy bundle: %w", err)
+		}
 	}
 	rtDir := filepath.Join(e.dir, "runtime")
 	if err := os.Mkdir(rtDir, 0o755); err != nil {
@@ -211,7 +217,7 @@ func (e *Env) start() error {
 
 	sp := spawnSpec{argv: argv, dir: taskRootSeen, uid: e.uid, gid: gid, cgFD: -1, nofile: MaxFiles, pdeathOK: true}
 	if sandbox {
-		sp.taskRel, sp.rtRel = filepath.Join(e.name, "task"), filepath.Join(e.name, "runtime")
+		sp.taskRel, sp.rtRel, sp.taskAbs = filepath.Join(e.name, "task"), filepath.Join(e.name, "runtime"), shared
 		key := spareKey{cfg.Dir, cfg.TmpMB}
 		useSpares(key)
 		e.spare = &key

@@ -23,6 +23,7 @@ type sandboxThread struct {
 	image string
 	cg    *cgroups // joined by the thread ahead; limits are set when claimed
 	dirFD int
+	tmpFD int
 	req   chan spawnReq
 	gone  chan struct{} // closed once an unclaimed thread has cleaned up
 	timer *time.Timer   // the idle expiry, while spare
@@ -248,15 +249,16 @@ func (st *sandboxThread) run(ready chan<- error) {
 		go st.run(ready)
 		return
 	}
-	fd, err := prepareMounts(st.image, st.key.dir)
+	fd, tmpFD, err := prepareMounts(st.image, st.key.dir)
 	if err != nil {
 		close(st.gone)
 		ready <- err
 		return
 	}
-	st.dirFD = fd
+	st.dirFD, st.tmpFD = fd, tmpFD
 	if err := joinCgroups(st.cg.v1Tasks()); err != nil {
 		syscall.Close(fd)
+		syscall.Close(tmpFD)
 		close(st.gone)
 		ready <- err
 		return
@@ -265,6 +267,7 @@ func (st *sandboxThread) run(ready chan<- error) {
 	r, ok := <-st.req
 	if !ok { // expired or released: the namespace, /tmp and loop device go with this thread
 		syscall.Close(st.dirFD)
+		syscall.Close(st.tmpFD)
 		os.Remove(st.image)
 		_ = joinCgroups(append(st.cg.v1Leave(), st.cg.v1Exit()...)) // leave them, to remove them now
 		st.cg.remove()
@@ -272,9 +275,10 @@ func (st *sandboxThread) run(ready chan<- error) {
 		return
 	}
 	close(st.gone) // claimed: what is left belongs to the environment
-	r.sp.dirFD = st.dirFD
+	r.sp.dirFD, r.sp.tmpFD = st.dirFD, st.tmpFD
 	cmd, err := startOnThisThread(r.sp)
 	syscall.Close(st.dirFD)
+	syscall.Close(st.tmpFD)
 	if err != nil {
 		r.started <- err
 		return

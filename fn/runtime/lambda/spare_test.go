@@ -7,9 +7,8 @@ import (
 	"testing"
 )
 
-// leftovers lists what sandboxes leave behind in dir and under our
-// cgroups: /tmp images (not the per-size template) and cgroup directories.
-func leftovers(t *testing.T, dir string) []string {
+// imageFiles lists the /tmp images in dir (not the per-size template).
+func imageFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
 	ents, err := os.ReadDir(dir)
@@ -21,19 +20,22 @@ func leftovers(t *testing.T, dir string) []string {
 			out = append(out, e.Name())
 		}
 	}
-	h := probeHost()
-	for _, d := range []string{h.memV1, h.pidsV1, h.v2} {
-		if d == "" {
-			continue
-		}
-		ents, err := os.ReadDir(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range ents {
-			if e.IsDir() && strings.HasPrefix(e.Name(), "stoa-") {
-				out = append(out, filepath.Join(d, e.Name()))
-			}
+	return out
+}
+
+// spareOf returns key's spare now, or nil.
+func spareOf(key spareKey) *sandboxThread {
+	spares.Lock()
+	defer spares.Unlock()
+	return spares.m[key]
+}
+
+// cgroupDirs lists the cgroup directories of a sandbox that exist.
+func cgroupDirs(st *sandboxThread) []string {
+	var out []string
+	for _, d := range []string{st.cg.memV1, st.cg.pidsV1, st.cg.v2} {
+		if _, err := os.Stat(d); d != "" && err == nil {
+			out = append(out, d)
 		}
 	}
 	return out
@@ -59,7 +61,6 @@ func sandboxDir(t *testing.T) string {
 // its image, cgroups and thread, and nothing is being made.
 func TestCloseCleansSpares(t *testing.T) {
 	dir := sandboxDir(t)
-	before := leftovers(t, dir)
 	e, err := Start(t.Context(), Config{Bundle: echoBundle, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +70,10 @@ func TestCloseCleansSpares(t *testing.T) {
 	}
 	key := spareKey{dir, DefaultTmpMB}
 	waitSpare(dir, DefaultTmpMB) // the refill after the start has run
+	spare := spareOf(key)
+	if spare == nil || len(imageFiles(t, dir)) == 0 || len(cgroupDirs(spare)) == 0 {
+		t.Fatalf("no spare to clean up after the start: %v, images %v", spare, imageFiles(t, dir))
+	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +83,8 @@ func TestCloseCleansSpares(t *testing.T) {
 	if st != nil || filling || users != 0 {
 		t.Errorf("after Close: spare %v, filling %v, users %d; want none", st != nil, filling, users)
 	}
-	if got := leftovers(t, dir); len(got) != len(before) {
-		t.Errorf("after Close: %v left (before the start: %v)", got, before)
+	if got := append(imageFiles(t, dir), cgroupDirs(spare)...); len(got) != 0 {
+		t.Errorf("after Close: %v left", got)
 	}
 }
 
@@ -87,7 +92,6 @@ func TestCloseCleansSpares(t *testing.T) {
 // start takes it and another is made, and release tears that one down.
 func TestHoldSpare(t *testing.T) {
 	dir := sandboxDir(t)
-	before := leftovers(t, dir)
 	release := HoldSpare(dir, 0)
 	key := spareKey{dir, DefaultTmpMB}
 	waitSpare(dir, DefaultTmpMB)
@@ -111,11 +115,12 @@ func TestHoldSpare(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitSpare(dir, DefaultTmpMB) // still held: refilled
-	if got := leftovers(t, dir); len(got) <= len(before) {
-		t.Errorf("with a hold: %v, want a spare's image and cgroups", got)
+	spare := spareOf(key)
+	if spare == nil || len(imageFiles(t, dir)) != 1 || len(cgroupDirs(spare)) == 0 {
+		t.Fatalf("with a hold: spare %v, images %v; want one spare", spare, imageFiles(t, dir))
 	}
 	release()
-	if got := leftovers(t, dir); len(got) != len(before) {
-		t.Errorf("after release: %v left (before the hold: %v)", got, before)
+	if got := append(imageFiles(t, dir), cgroupDirs(spare)...); len(got) != 0 {
+		t.Errorf("after release: %v left", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 )
@@ -23,8 +24,10 @@ type spawnSpec struct {
 
 	mounts  bool   // sandboxed: binds below in a prepared mount namespace (see sandboxThread)
 	taskRel string // relative to the sandbox's Dir: bound read-only at taskRoot
+	taskAbs string // or this host path, when the bundle is bound where it is (sharedBundle)
 	rtRel   string // relative to the sandbox's Dir: bound read-only at runtimeDir
 	dirFD   int    // the sandbox's Dir, opened before /tmp was replaced
+	tmpFD   int    // the host's /tmp, likewise
 
 	cgTasks  []string // v1 "tasks" files the spawning thread joins before fork
 	cgLeave  []string // and the "tasks" files it moves back to right after
@@ -247,22 +250,28 @@ func prlimit(pid, resource int, v uint64) error {
 // ext4 image mounted at /tmp. The code comes later (bindCode), from dir,
 // which it opens first: the descriptor stays valid under the new /tmp, and
 // being opened inside the namespace it can be a bind source there.
-func prepareMounts(image, dir string) (dirFD int, err error) {
+func prepareMounts(image, dir string) (dirFD, tmpFD int, err error) {
 	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
-		return -1, fmt.Errorf("unshare mount namespace: %w", err)
+		return -1, -1, fmt.Errorf("unshare mount namespace: %w", err)
 	}
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		return -1, fmt.Errorf("make mounts private: %w", err)
+		return -1, -1, fmt.Errorf("make mounts private: %w", err)
 	}
 	dirFD, err = syscall.Open(dir, oPath|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, err
+		return -1, -1, err
+	}
+	tmpFD, err = syscall.Open("/tmp", oPath|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		syscall.Close(dirFD)
+		return -1, -1, err
 	}
 	if err := mountTmp(image); err != nil {
 		syscall.Close(dirFD)
-		return -1, err
+		syscall.Close(tmpFD)
+		return -1, -1, err
 	}
-	return dirFD, nil
+	return dirFD, tmpFD, nil
 }
 
 func mountTmp(image string) error {
@@ -289,7 +298,14 @@ func mountTmp(image string) error {
 func bindCode(sp spawnSpec) error {
 	ro := uintptr(syscall.MS_BIND | syscall.MS_REMOUNT | syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV)
 	base := "/proc/thread-self/fd/" + strconv.Itoa(sp.dirFD) + "/"
-	for _, b := range [][2]string{{base + sp.taskRel, taskRoot}, {base + sp.rtRel, runtimeDir}} {
+	task := base + sp.taskRel
+	if sp.taskAbs != "" {
+		task = sp.taskAbs
+		if rel, ok := strings.CutPrefix(task, "/tmp/"); ok { // under the new /tmp now: reach the old one
+			task = "/proc/thread-self/fd/" + strconv.Itoa(sp.tmpFD) + "/" + rel
+		}
+	}
+	for _, b := range [][2]string{{task, taskRoot}, {base + sp.rtRel, runtimeDir}} {
 		if err := syscall.Mount(b[0], b[1], "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind %s at %s: %w", b[0], b[1], err)
 		}
