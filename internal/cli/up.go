@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -76,6 +77,9 @@ The NATS URL is written to DATA/nats.url (readable by you only), where
 holds nats-server settings (a payload cap of 8 MB, so that Lambda's 6 MB
 payloads fit); edit it to change them.
 
+If the default gateway address (:8080) is taken, stoa up says so and runs
+without the gateway; an address given with --gateway must be free.
+
 The gateway's management API (/_stoa/api/v1) needs a bearer token: the
 first start makes one and keeps it in DATA/gateway.token (readable by you
 only), where "stoa fn ... --gateway URL" finds it; later starts use it.
@@ -90,7 +94,8 @@ JetStream and the worker can serve; 503 while stopping), /metrics.`,
 			if err != nil {
 				return err
 			}
-			return runUp(cmd, upOptions{dataDir: dataDir, listen: listen, httpAddr: httpAddr, gatewayAddr: gatewayAddr, idle: idle, drain: drain, log: log})
+			return runUp(cmd, upOptions{dataDir: dataDir, listen: listen, httpAddr: httpAddr, gatewayAddr: gatewayAddr,
+				gatewayExplicit: cmd.Flags().Changed("gateway"), idle: idle, drain: drain, log: log})
 		},
 	}
 	fs := cmd.Flags()
@@ -106,6 +111,7 @@ JetStream and the worker can serve; 503 while stopping), /metrics.`,
 
 type upOptions struct {
 	dataDir, listen, httpAddr, gatewayAddr string
+	gatewayExplicit                        bool // --gateway was given
 	idle, drain                            time.Duration
 	log                                    *slog.Logger
 }
@@ -167,11 +173,19 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	// The gateway has its own in-process connection, engine and mesh node:
 	// it reaches the worker over the mesh, as any gateway does.
 	var gw *upGateway
+	var noGateway string // why the default gateway did not start
 	if o.gatewayAddr != "" {
-		if gw, err = startUpGateway(ctx, b, data, o, reg, metrics); err != nil {
+		ln, why, err := listenGateway(o.gatewayAddr, o.gatewayExplicit)
+		if err != nil {
 			return err
 		}
-		defer gw.close()
+		noGateway = why
+		if ln != nil {
+			if gw, err = startUpGateway(ctx, b, data, o, reg, metrics, ln); err != nil {
+				return err
+			}
+			defer gw.close()
+		}
 	}
 
 	urlFile := filepath.Join(data, natsURLFile)
@@ -208,6 +222,9 @@ func runUp(cmd *cobra.Command, o upOptions) error {
 	fmt.Fprintf(out, "stoa up: function worker serving %s (deploy with: stoa fn create --name NAME --runtime RUNTIME DIR)\n", worker.Pattern)
 	if gw != nil {
 		fmt.Fprintf(out, "stoa up: gateway on %s (management API %s%s, token in %s)\n", gw.url, gw.url, gateway.APIPrefix, gw.tokenFile)
+	}
+	if noGateway != "" {
+		fmt.Fprintln(out, "stoa up: gateway NOT started:", noGateway)
 	}
 	if health != nil {
 		fmt.Fprintf(out, "stoa up: health on http://%s/readyz\n", health.addr)
@@ -253,10 +270,11 @@ type upGateway struct {
 // (or made in) the data directory, an engine joined to the mesh through
 // its own in-process connection, the route store and the function
 // registry on the same JetStream.
-func startUpGateway(ctx context.Context, b *mesh.Base, data string, o upOptions, reg *fn.Registry, metrics *prometheus.Registry) (_ *upGateway, err error) {
+func startUpGateway(ctx context.Context, b *mesh.Base, data string, o upOptions, reg *fn.Registry, metrics *prometheus.Registry, ln net.Listener) (_ *upGateway, err error) {
 	g := &upGateway{tokenFile: filepath.Join(data, gatewayTokenFile)}
 	defer func() {
 		if err != nil {
+			ln.Close()
 			g.close()
 		}
 	}()
@@ -294,15 +312,25 @@ func startUpGateway(ctx context.Context, b *mesh.Base, data string, o upOptions,
 	if err := g.s.Start(jctx); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", o.gatewayAddr)
-	if err != nil {
-		g.s.Close()
-		return nil, fmt.Errorf("--gateway: %w (pick another address with --gateway HOST:PORT, or --gateway \"\" for none)", err)
-	}
 	g.url = "http://" + dialable(ln.Addr())
 	g.served = make(chan error, 1)
 	go func() { g.served <- g.s.Serve(ln) }()
 	return g, nil
+}
+
+// listenGateway listens on the gateway's address. An address given with
+// --gateway must be free; when the default (:8080) is taken, by another
+// program or another stoa up, stoa up runs without a gateway and says why
+// (the returned reason), rather than not at all.
+func listenGateway(addr string, explicit bool) (net.Listener, string, error) {
+	ln, err := net.Listen("tcp", addr)
+	switch {
+	case err == nil:
+		return ln, "", nil
+	case !explicit && errors.Is(err, syscall.EADDRINUSE):
+		return nil, fmt.Sprintf("%s is in use (--gateway HOST:PORT to pick another address)", addr), nil
+	}
+	return nil, "", fmt.Errorf("--gateway: %w (pick another address with --gateway HOST:PORT, or --gateway \"\" for none)", err)
 }
 
 // shutdown drains the gateway: the requests in flight are answered.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,4 +61,29 @@ func TestNATSTarget(t *testing.T) {
 			t.Errorf("%s: natsTarget = %q, %v; want %q", c.name, got, err, c.want)
 		}
 	}
+}
+
+// TestListenGateway: a taken default address leaves stoa up without a
+// gateway, with the reason; a taken address given with --gateway is an
+// error naming the flag.
+func TestListenGateway(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	ln, why, err := listenGateway(addr, false)
+	if ln != nil || err != nil || !strings.Contains(why, addr+" is in use") {
+		t.Errorf("listenGateway(taken, default) = %v, %q, %v; want no listener and the reason", ln, why, err)
+	}
+	ln, why, err = listenGateway(addr, true)
+	if ln != nil || why != "" || err == nil || !strings.Contains(err.Error(), "--gateway") || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("listenGateway(taken, given) = %v, %q, %v; want an error naming --gateway", ln, why, err)
+	}
+	ln, why, err = listenGateway("127.0.0.1:0", false)
+	if ln == nil || why != "" || err != nil {
+		t.Fatalf("listenGateway(free) = %v, %q, %v", ln, why, err)
+	}
+	ln.Close()
 }
