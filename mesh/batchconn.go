@@ -34,9 +34,9 @@ const (
 	// writes are a round trip apart (≥ 50 µs), so they skip the writer;
 	// under load they come closer together, and are gathered.
 	batchQuiet = 50 * time.Microsecond
-	// batchWriteTimeout bounds one write to the socket, as nats.go's
-	// FlusherTimeout does; a write that fails closes the connection, and
-	// nats.go reconnects.
+	// batchWriteTimeout bounds a write to the socket (to between half of
+	// it and all of it), as nats.go's FlusherTimeout does; a write that
+	// fails closes the connection, and nats.go reconnects.
 	batchWriteTimeout = time.Minute
 	// batchCloseWait is how long Close waits for what is buffered to be
 	// written before it closes the socket anyway.
@@ -47,10 +47,11 @@ type batchConn struct {
 	net.Conn
 
 	mu      sync.Mutex
-	roomy   sync.Cond // signalled when the writer takes the buffer
+	roomy   sync.Cond // signalled when the writer takes the buffer, and when a write ends
 	buf     []byte    // written by Write, taken by the writer
 	writing bool      // a write to the socket is under way
 	last    time.Time // of the last Write
+	until   time.Time // the socket's write deadline; see renewDeadline
 	spare   []byte    // the buffer the writer wrote last, for reuse
 	err     error     // the write error that ended the writer
 	closing bool
@@ -89,13 +90,14 @@ func (bc *batchConn) Write(p []byte) (int, error) {
 		// goroutine, and spare the act a hand-off to the writer.
 		bc.writing = true
 		bc.mu.Unlock()
-		bc.Conn.SetWriteDeadline(now.Add(batchWriteTimeout))
+		bc.renewDeadline(now, false)
 		n, err := bc.Conn.Write(p)
 		bc.mu.Lock()
 		bc.writing = false
 		if err != nil {
 			bc.fail(err)
 		}
+		bc.roomy.Broadcast() // a writer may wait for this write to end
 		bc.mu.Unlock()
 		if err != nil {
 			bc.Conn.Close()
@@ -137,6 +139,9 @@ func (bc *batchConn) writer() {
 		// in waking other threads than it saved in writes.)
 		runtime.Gosched()
 		bc.mu.Lock()
+		for bc.writing { // a Write is writing on its own goroutine
+			bc.roomy.Wait()
+		}
 		out := bc.buf
 		bc.buf, bc.spare = bc.spare[:0], nil
 		closing := bc.closing
@@ -144,11 +149,7 @@ func (bc *batchConn) writer() {
 		bc.roomy.Broadcast()
 		bc.mu.Unlock()
 		if len(out) > 0 {
-			timeout := batchWriteTimeout
-			if closing {
-				timeout = batchCloseWait
-			}
-			bc.Conn.SetWriteDeadline(time.Now().Add(timeout))
+			bc.renewDeadline(time.Now(), closing)
 			if _, err := bc.Conn.Write(out); err != nil {
 				bc.mu.Lock()
 				bc.writing = false
@@ -168,6 +169,21 @@ func (bc *batchConn) writer() {
 		if end {
 			return
 		}
+	}
+}
+
+// renewDeadline sets the socket's write deadline batchWriteTimeout ahead
+// when less than half of that is left, rather than on every write (each
+// renewal reschedules a runtime timer); when closing, batchCloseWait
+// ahead. Only the goroutine that is writing calls it.
+func (bc *batchConn) renewDeadline(now time.Time, closing bool) {
+	switch {
+	case closing:
+		bc.until = time.Time{}
+		bc.Conn.SetWriteDeadline(now.Add(batchCloseWait))
+	case bc.until.Sub(now) < batchWriteTimeout/2:
+		bc.until = now.Add(batchWriteTimeout)
+		bc.Conn.SetWriteDeadline(bc.until)
 	}
 }
 

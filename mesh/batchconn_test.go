@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // loopback returns a batchConn dialed to a listener on 127.0.0.1 and the
@@ -43,7 +44,8 @@ func loopback(t *testing.T) (*batchConn, net.Conn) {
 
 // TestBatchConnOrder: bytes from concurrent writers all arrive, each
 // writer's in the order written, and more of them than the buffer holds
-// (writers wait for room).
+// (writers wait for room), whether they went through the writer or
+// straight to the socket.
 func TestBatchConnOrder(t *testing.T) {
 	c, far := loopback(t)
 	const writers, each = 8, 40000 // 8 × 40,000 × 12 bytes ≈ 3.8 MB, over batchMax
@@ -57,6 +59,13 @@ func TestBatchConnOrder(t *testing.T) {
 		wg.Go(func() {
 			var rec [12]byte
 			for i := range each {
+				if w == 0 && i%50 == 0 {
+					// As if the last write were long ago: the next one
+					// goes straight to the socket when nothing is buffered.
+					c.mu.Lock()
+					c.last = time.Time{}
+					c.mu.Unlock()
+				}
 				binary.BigEndian.PutUint32(rec[0:], uint32(w))
 				binary.BigEndian.PutUint64(rec[4:], uint64(i))
 				if _, err := c.Write(rec[:]); err != nil {
