@@ -1,6 +1,7 @@
 package stoahttp
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,48 +261,82 @@ var errConnClosed = fmt.Errorf("the listener closed the connection before it rep
 
 // roundTrip sends req on a pooled connection and reads the reply into
 // resp, by the act's deadline. It never sends a request twice: an act may
-// not be idempotent. If ctx is canceled first, the connection is cut.
+// not be idempotent. A canceled act is noticed while it waits for the
+// reply (awaitReply), and its connection is dropped.
 func (c *Client) roundTrip(ctx context.Context, deadline time.Time, req *fasthttp.Request, resp *fasthttp.Response) error {
 	cc, err := c.hc.AcquireConn(time.Until(deadline), false)
 	if err != nil {
 		return err
 	}
 	conn := cc.Conn()
-	if err := conn.SetDeadline(deadline); err != nil {
-		c.hc.CloseConn(cc)
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
-
-	bw := c.hc.AcquireWriter(conn)
-	err = req.Write(bw)
+	err = conn.SetWriteDeadline(deadline)
 	if err == nil {
-		err = bw.Flush()
+		bw := c.hc.AcquireWriter(conn)
+		err = req.Write(bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		c.hc.ReleaseWriter(bw)
 	}
-	c.hc.ReleaseWriter(bw)
 	if err == nil {
 		br := c.hc.AcquireReader(conn)
-		err = resp.ReadLimitBody(br, maxReplyBytes)
-		c.hc.ReleaseReader(br)
-		if errors.Is(err, io.EOF) && resp.Header.StatusCode() == 0 {
-			err = errConnClosed
+		err = awaitReply(ctx, conn, br, deadline)
+		if err == nil {
+			err = resp.ReadLimitBody(br, maxReplyBytes)
+			if errors.Is(err, io.EOF) && resp.Header.StatusCode() == 0 {
+				err = errConnClosed
+			}
 		}
+		c.hc.ReleaseReader(br)
 	}
-	canceled := !stop()
-	if err != nil || canceled || resp.ConnectionClose() {
+	if err != nil || resp.ConnectionClose() {
 		c.hc.CloseConn(cc)
 	} else {
 		c.hc.ReleaseConn(cc)
 	}
-	if err == nil && canceled {
-		err = context.Canceled
-	}
 	return err
 }
 
-// aLongTimeAgo is a deadline that has passed: setting it ends the reads
-// and writes in progress on a connection.
-var aLongTimeAgo = time.Unix(1, 0)
+// How often a round trip waiting for its reply checks whether its act was
+// canceled: soon at first, then less and less often, up to pollMax apart.
+// Checking costs a read deadline and a wake-up, where watching the act's
+// context would cost a goroutine and a timer per act (RATIONALE.md).
+const (
+	pollFirst = 10 * time.Millisecond
+	pollMax   = 200 * time.Millisecond
+)
+
+// awaitReply waits until the reply's first byte has arrived, the act's
+// deadline has passed (a timeout error), or the act was canceled (ctx's
+// error). It leaves the act's deadline on the connection for reading the
+// rest.
+func awaitReply(ctx context.Context, conn net.Conn, br *bufio.Reader, deadline time.Time) error {
+	wait := pollFirst
+	for {
+		until := time.Now().Add(wait)
+		last := !until.Before(deadline)
+		if last {
+			until = deadline
+		}
+		if err := conn.SetReadDeadline(until); err != nil {
+			return err
+		}
+		_, err := br.Peek(1)
+		switch {
+		case err == nil:
+			if last {
+				return nil
+			}
+			return conn.SetReadDeadline(deadline)
+		case last || !errors.Is(err, os.ErrDeadlineExceeded):
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		wait = min(2*wait, pollMax)
+	}
+}
 
 // sendError says why an act could not be sent or its reply read: the act's
 // deadline, its caller, Close, or the network (act_execute, as a Seneca

@@ -324,6 +324,47 @@ func TestClientClose(t *testing.T) {
 	wantCode(t, err, stoa.CodeClosed)
 }
 
+// TestClientCancel: a caller that cancels its act gets code canceled
+// soon, while the far side is still working on it.
+func TestClientCancel(t *testing.T) {
+	e := testEngine(t)
+	caller, _ := newCaller(t, listen(t, e, nil))
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	e.Add("role:test,cmd:hold", func(ctx context.Context, _ stoa.Msg) (any, error) {
+		close(entered)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-release:
+			return map[string]any{"held": true}, nil
+		}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		_, err := caller.Act(ctx, stoa.Msg{"role": "test", "cmd": "hold"})
+		done <- err
+	}()
+	<-entered
+	start := time.Now()
+	cancel()
+	select {
+	case err := <-done:
+		wantCode(t, err, stoa.CodeCanceled)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("the act returned %v after its caller canceled it, want within the client's checks (200 ms apart at most)", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the act did not return 10 s after its caller canceled it")
+	}
+	// The client still works.
+	if out, err := caller.Act(t.Context(), stoa.Msg{"role": "hello", "cmd": "sayHello"}); err != nil || string(out) != `{"message":"Hello World"}` {
+		t.Errorf("act after a canceled one: %s, %v", out, err)
+	}
+}
+
 // closeSignal is a listener that says when the server has closed it.
 type closeSignal struct {
 	net.Listener

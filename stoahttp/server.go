@@ -205,20 +205,19 @@ func (s *Server) newFastServer() *fasthttp.Server {
 		HeaderReceived: func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
 			return fasthttp.RequestConfig{ReadTimeout: body}
 		},
-		ExpectHandler:                 s.expect,
-		ConnState:                     s.connState,
-		Logger:                        debugLogger{s.log},
-		ReadBufferSize:                maxHeaderBytes,
-		ReadTimeout:                   header,
-		WriteTimeout:                  timeout(s.WriteTimeout, DefaultWriteTimeout),
-		IdleTimeout:                   idle,
-		MaxRequestBodySize:            maxBody,
-		MaxIdleWorkerDuration:         idleWorkers,
-		CloseOnShutdown:               true,
-		NoDefaultServerHeader:         true,
-		NoDefaultContentType:          true,
-		DisablePreParseMultipartForm:  true,
-		DisableHeaderNamesNormalizing: false, // reply headers are written as given, per reply
+		ExpectHandler:                s.expect,
+		ConnState:                    s.connState,
+		Logger:                       debugLogger{s.log},
+		ReadBufferSize:               maxHeaderBytes,
+		ReadTimeout:                  header,
+		WriteTimeout:                 timeout(s.WriteTimeout, DefaultWriteTimeout),
+		IdleTimeout:                  idle,
+		MaxRequestBodySize:           maxBody,
+		MaxIdleWorkerDuration:        idleWorkers,
+		CloseOnShutdown:              true,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
 	}
 	return fs
 }
