@@ -152,6 +152,17 @@ func TestUp(t *testing.T) {
 		t.Errorf("curl -X POST %s/items: %d %s, want 201", gw, code, body)
 	}
 
+	// A route another function has: the function is deployed, the route
+	// is not served, and create says so; the first function keeps it.
+	r := stoaRun(t, dir, nil, "fn", "create", "--name", "greet2", "--runtime", "node", "--handler", "app.handler", "--route", "GET:/greet", greet)
+	d = decodeDeployed(t, r.stdout)
+	if r.code != 0 || d.Lambda.Name != "greet2" || d.routeURL("GET /greet") != "" || !strings.Contains(r.stderr, "route GET /greet is not served") {
+		t.Errorf("stoa fn create with a route another function has: exit %d, stdout %s, stderr %q; want the function, no URL, and why", r.code, r.stdout, r.stderr)
+	}
+	if code, body := curl(t, gw+"/greet"); code != 200 || body != "hello from node at /greet" {
+		t.Errorf("curl %s/greet after another function claimed it: %d %q", gw, code, body)
+	}
+
 	// stoa fn --gateway: the management API instead of NATS, with the token
 	// from the data directory, --token or STOA_GATEWAY_TOKEN.
 	elsewhere := t.TempDir() // no .stoa here: no NATS URL, no token file
@@ -162,12 +173,12 @@ func TestUp(t *testing.T) {
 	if code, body := curl(t, gw+"/viaapi"); code != 200 || body != "hello from node at /viaapi" {
 		t.Errorf("curl %s/viaapi: %d %q", gw, code, body)
 	}
-	r := stoaRun(t, elsewhere, nil, "fn", "invoke", "--gateway", gw, "--token", token, "viaapi", "--payload", `{"path":"/invoked"}`)
+	r = stoaRun(t, elsewhere, nil, "fn", "invoke", "--gateway", gw, "--token", token, "viaapi", "--payload", `{"path":"/invoked"}`)
 	if r.code != 0 || !strings.Contains(r.stdout, `"body":"hello from node at /invoked"`) {
 		t.Errorf("stoa fn invoke --gateway --token: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	r = stoaRun(t, elsewhere, []string{"STOA_GATEWAY_TOKEN=" + token}, "fn", "list", "--gateway", gw)
-	for _, name := range []string{"greet", "stoa-gateway-claudia", "viaapi"} {
+	for _, name := range []string{"greet", "greet2", "stoa-gateway-claudia", "viaapi"} {
 		if r.code != 0 || !strings.Contains(r.stdout, name) {
 			t.Errorf("stoa fn list --gateway with STOA_GATEWAY_TOKEN: exit %d, no %s in %q (stderr %q)", r.code, name, r.stdout, r.stderr)
 		}

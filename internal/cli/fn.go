@@ -272,6 +272,11 @@ func printDeployed(cmd *cobra.Command, f *fnFlags, v *fn.Version, module string)
 		if err := routeURLs(cmd.Context(), f, v.Function, d.API); err != nil {
 			fmt.Fprintln(cmd.ErrOrStderr(), "stoa: the function is deployed, but its routes' URLs are unknown:", err)
 		}
+		for _, r := range d.API.Routes {
+			if r.Error != "" {
+				fmt.Fprintf(cmd.ErrOrStderr(), "stoa: route %s is not served: %s\n", r.Route, r.Error)
+			}
+		}
 	}
 	return printJSON(cmd.OutOrStdout(), d)
 }
