@@ -18,7 +18,8 @@
 // once stored; a stored version has every default of its Config filled in.
 // Named aliases ([Registry.SetAlias]) point at any version;
 // invokers name a function with a qualifier: a version number, an alias, or
-// nothing for latest ([Registry.Resolve]). Concurrent changes, from any
+// nothing for latest ([Registry.Resolve]; [Cache] answers it from memory,
+// seeing every change a caller could have waited for). Concurrent changes, from any
 // number of processes, never lose a version or give one number twice.
 // [Registry.Delete] removes the function with its versions, aliases and
 // code; the name may then be created again, from version 1.

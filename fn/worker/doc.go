@@ -40,9 +40,11 @@
 //
 // # Updates
 //
-// The qualifier is resolved in the registry when each invocation starts,
-// so every invocation that starts after an update has been stored runs the
-// new version, while those in flight finish on the version they began on.
+// The qualifier is resolved when each invocation starts (from an
+// fn.Cache, which reads the registry again whenever a write may have moved
+// the function), so every invocation that starts after an update has been
+// stored runs the new version, while those in flight finish on the version
+// they began on.
 // The worker also watches the registry: when latest or an alias moves, it
 // starts as many environments of the new target as the old one had live
 // (pre-warming), and retires the versions that neither latest nor an
