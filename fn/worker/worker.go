@@ -315,7 +315,9 @@ func (w *Worker) Ready() error {
 // error is a *stoa.Error with one of this package's codes or lambda's; a
 // function's own failure has CodeFunctionError, with the error body
 // Lambda would answer in Details["payload"]. The act handler of fn:* calls
-// Invoke; in-process callers may call it directly.
+// Invoke; in-process callers may call it directly (a registry change they
+// made themselves is seen at once if they made it on the worker's Conn;
+// through another connection, once a message sent after it reached Conn).
 func (w *Worker) Invoke(ctx context.Context, req Request) (*Reply, error) {
 	if req.Fn == "" {
 		return nil, &stoa.Error{Code: stoa.CodeInvalidMsg, Pattern: Pattern, Message: "fn: the message names no function"}
