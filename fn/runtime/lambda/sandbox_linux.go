@@ -49,9 +49,10 @@ var spares = struct {
 	sync.Mutex
 	m       map[spareKey]*sandboxThread
 	filling map[spareKey]bool
-	users   map[spareKey]int // open environments and holds per key
-	changed *sync.Cond       // broadcast when a spare is ready or a fill ends
-}{m: map[spareKey]*sandboxThread{}, filling: map[spareKey]bool{}, users: map[spareKey]int{}}
+	users   map[spareKey]int  // open environments and holds per key
+	awaited map[spareKey]bool // a claim waits for the fill under way
+	changed *sync.Cond        // broadcast when a spare is ready or a fill ends
+}{m: map[spareKey]*sandboxThread{}, filling: map[spareKey]bool{}, users: map[spareKey]int{}, awaited: map[spareKey]bool{}}
 
 func init() { spares.changed = sync.NewCond(&spares.Mutex) }
 
@@ -109,6 +110,23 @@ func unuseSpares(key spareKey) {
 func claimSandbox(h *host, key spareKey) (*sandboxThread, error) {
 	if st := takeSpare(key); st != nil {
 		return st, nil
+	}
+	// A spare being made started before this claim: it is ready sooner
+	// than one made from scratch. One claimant waits for it; others make
+	// their own.
+	spares.Lock()
+	if spares.filling[key] && !spares.awaited[key] {
+		spares.awaited[key] = true
+		for spares.filling[key] {
+			spares.changed.Wait()
+		}
+		delete(spares.awaited, key)
+		spares.Unlock()
+		if st := takeSpare(key); st != nil {
+			return st, nil
+		}
+	} else {
+		spares.Unlock()
 	}
 	st, err := newSandboxThread(h, key)
 	if err != nil {
