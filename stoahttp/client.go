@@ -410,7 +410,7 @@ func encodeForward(msg stoa.Msg, ms int64) ([]byte, error) {
 			break
 		}
 	}
-	b, err := json.Marshal(map[string]any(msg))
+	b, err := msg.MarshalJSON() // the engine's own encoding of a Msg
 	if err != nil {
 		return nil, err
 	}
