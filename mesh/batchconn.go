@@ -30,9 +30,11 @@ const (
 	// while the buffer is over it, as it would wait for the socket.
 	batchMax = 1 << 20
 	// batchQuiet: a Write that comes this long after the one before, with
-	// nothing buffered, goes to the socket at once. At one act in flight,
-	// writes are a round trip apart (≥ 50 µs), so they skip the writer;
-	// under load they come closer together, and are gathered.
+	// nothing buffered, goes to the socket at once, if the writer's last
+	// batch was a single write too. At one act in flight, writes are a
+	// round trip apart (≥ 50 µs), so they skip the writer; under load they
+	// come closer together and are gathered, and stay gathered until a
+	// batch holds a single write again.
 	batchQuiet = 50 * time.Microsecond
 	// batchWriteTimeout bounds a write to the socket (to between half of
 	// it and all of it), as nats.go's FlusherTimeout does; a write that
@@ -51,17 +53,21 @@ type batchConn struct {
 	buf     []byte    // written by Write, taken by the writer
 	writing bool      // a write to the socket is under way
 	last    time.Time // of the last Write
-	until   time.Time // the socket's write deadline; see renewDeadline
-	spare   []byte    // the buffer the writer wrote last, for reuse
-	err     error     // the write error that ended the writer
-	closing bool
+	// gathered counts the Writes in buf; alone says whether the writer's
+	// last batch held only one, when gathering did not pay.
+	gathered int
+	alone    bool
+	until    time.Time // the socket's write deadline; see renewDeadline
+	spare    []byte    // the buffer the writer wrote last, for reuse
+	err      error     // the write error that ended the writer
+	closing  bool
 
 	wake chan struct{} // buf has data, or closing
 	done chan struct{} // the writer has ended
 }
 
 func newBatchConn(c net.Conn) *batchConn {
-	bc := &batchConn{Conn: c, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	bc := &batchConn{Conn: c, alone: true, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	bc.roomy.L = &bc.mu
 	go bc.writer()
 	return bc
@@ -85,9 +91,10 @@ func (bc *batchConn) Write(p []byte) (int, error) {
 	now := time.Now()
 	quiet := now.Sub(bc.last) >= batchQuiet
 	bc.last = now
-	if quiet && !bc.writing && len(bc.buf) == 0 {
-		// Writes this far apart have nothing to gather: write now, on this
-		// goroutine, and spare the act a hand-off to the writer.
+	if quiet && bc.alone && !bc.writing && len(bc.buf) == 0 {
+		// Writes this far apart, when the writer's last batch was a single
+		// write too, have nothing to gather: write now, on this goroutine,
+		// and spare the act a hand-off to the writer.
 		bc.writing = true
 		bc.mu.Unlock()
 		bc.renewDeadline(now, false)
@@ -106,6 +113,7 @@ func (bc *batchConn) Write(p []byte) (int, error) {
 	}
 	first := len(bc.buf) == 0
 	bc.buf = append(bc.buf, p...)
+	bc.gathered++
 	bc.mu.Unlock()
 	if first {
 		bc.signal()
@@ -144,6 +152,10 @@ func (bc *batchConn) writer() {
 		}
 		out := bc.buf
 		bc.buf, bc.spare = bc.spare[:0], nil
+		if bc.gathered > 0 {
+			bc.alone = bc.gathered == 1
+		}
+		bc.gathered = 0
 		closing := bc.closing
 		bc.writing = len(out) > 0
 		bc.roomy.Broadcast()

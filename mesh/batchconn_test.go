@@ -60,10 +60,10 @@ func TestBatchConnOrder(t *testing.T) {
 			var rec [12]byte
 			for i := range each {
 				if w == 0 && i%50 == 0 {
-					// As if the last write were long ago: the next one
+					// As if the last write were long ago and alone: the next one
 					// goes straight to the socket when nothing is buffered.
 					c.mu.Lock()
-					c.last = time.Time{}
+					c.last, c.alone = time.Time{}, true
 					c.mu.Unlock()
 				}
 				binary.BigEndian.PutUint32(rec[0:], uint32(w))
