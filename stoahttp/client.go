@@ -281,11 +281,11 @@ func (c *Client) roundTrip(ctx context.Context, deadline time.Time, req *fasthtt
 	if err == nil {
 		br := c.hc.AcquireReader(conn)
 		err = awaitReply(ctx, conn, br, deadline)
-		if err == nil {
+		switch {
+		case err == nil:
 			err = resp.ReadLimitBody(br, maxReplyBytes)
-			if errors.Is(err, io.EOF) && resp.Header.StatusCode() == 0 {
-				err = errConnClosed
-			}
+		case errors.Is(err, io.EOF):
+			err = errConnClosed
 		}
 		c.hc.ReleaseReader(br)
 	}

@@ -1,6 +1,7 @@
 package stoahttp_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -214,6 +215,29 @@ func TestClientErrors(t *testing.T) {
 	se = wantCode(t, err, stoa.CodeExecute)
 	if se.Message != "response error: 502 Bad Gateway" {
 		t.Errorf("message %q, want %q", se.Message, "response error: 502 Bad Gateway")
+	}
+
+	// A listener that reads the request and hangs up without a reply.
+	rude, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rude.Close() })
+	go func() {
+		for {
+			conn, err := rude.Accept()
+			if err != nil {
+				return
+			}
+			http.ReadRequest(bufio.NewReader(conn))
+			conn.Close()
+		}
+	}()
+	caller4, _ := newCaller(t, rude.Addr().String())
+	_, err = caller4.Act(t.Context(), stoa.Msg{"a": 1})
+	se = wantCode(t, err, stoa.CodeExecute)
+	if !errors.Is(err, io.EOF) || !strings.Contains(se.Message, "closed the connection before it replied") {
+		t.Errorf("error %v, want one that says the listener hung up, wrapping io.EOF", err)
 	}
 
 	// Nothing listens on a port just closed.
