@@ -242,6 +242,22 @@ func TestListenerBodyLimits(t *testing.T) {
 	}
 }
 
+// TestListenerHeaderLimit: request line and headers up to 16 KB are
+// read, as a Seneca listener (Node) reads them; more gets 431.
+func TestListenerHeaderLimit(t *testing.T) {
+	e := testEngine(t)
+	base := listen(t, e, nil)
+	for _, tc := range []struct {
+		pad    int
+		status int
+	}{{12 << 10, 200}, {20 << 10, 431}} {
+		r := send(t, "POST", base+"/act", `{"role":"hello","cmd":"sayHello"}`, map[string]string{"X-Pad": strings.Repeat("p", tc.pad)})
+		if r.status != tc.status {
+			t.Errorf("a %d-byte header: status %d, want %d", tc.pad, r.status, tc.status)
+		}
+	}
+}
+
 // TestListenerReplyHeaders sends the exact bytes a Seneca client sent in
 // wire/01-success.raw.txt and checks every header of the reply, by its
 // name as written on the wire.
