@@ -57,6 +57,7 @@ type Phase struct {
 	Seconds float64 `json:"seconds"`
 	P50     float64 `json:"p50_us"`
 	P99     float64 `json:"p99_us"`
+	Max     float64 `json:"max_us"` // the slowest act: a stall shows here
 	// CPU is the CPU time (user + system) the caller and provider
 	// processes spent during the loop, and BaseCPU the NATS server's, in
 	// seconds, from the kernel's accounting (what getrusage reports).
@@ -155,8 +156,12 @@ func Run(ctx context.Context, cfg Config) (map[string][]Round, error) {
 			}
 			t := round.Tput
 			per := func(s float64) float64 { return s / float64(max(t.Acts, 1)) * 1e6 }
-			logf("  seq p50 %.0f µs p99 %.0f µs; %d in flight: %.0f acts/s, p50 %.0f µs, p99 %.0f µs, CPU %.1f µs/act (caller %.1f, provider %.1f; NATS server %.1f)",
-				round.Seq.P50, round.Seq.P99, InFlight, t.ActsPerS(), t.P50, t.P99, t.CPUPerAct(), per(t.CallerCPU), per(t.ProviderCPU), per(t.BaseCPU))
+			slowest := "" // the Moleculer caller does not report it
+			if t.Max > 0 {
+				slowest = fmt.Sprintf(", max %.0f µs", t.Max)
+			}
+			logf("  seq p50 %.0f µs p99 %.0f µs; %d in flight: %.0f acts/s, p50 %.0f µs, p99 %.0f µs%s, CPU %.1f µs/act (caller %.1f, provider %.1f; NATS server %.1f)",
+				round.Seq.P50, round.Seq.P99, InFlight, t.ActsPerS(), t.P50, t.P99, slowest, t.CPUPerAct(), per(t.CallerCPU), per(t.ProviderCPU), per(t.BaseCPU))
 			out[c] = append(out[c], round)
 		}
 	}
@@ -223,7 +228,7 @@ func runRound(ctx context.Context, name string, prov, call []string, basePID int
 			if r.Name == "tput" {
 				ph = &round.Tput
 			}
-			ph.Acts, ph.Seconds, ph.P50, ph.P99 = r.Acts, r.Seconds, r.P50, r.P99
+			ph.Acts, ph.Seconds, ph.P50, ph.P99, ph.Max = r.Acts, r.Seconds, r.P50, r.P99, r.Max
 		}
 	}
 	if err := c.wait(); err != nil {
@@ -570,7 +575,7 @@ func emit(phase string, lat []time.Duration, el time.Duration) {
 		}
 		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Nanoseconds()) / 1e3
 	}
-	b, _ := json.Marshal(map[string]any{"phase": phase, "acts": len(lat), "seconds": el.Seconds(), "p50_us": q(0.5), "p99_us": q(0.99)})
+	b, _ := json.Marshal(map[string]any{"phase": phase, "acts": len(lat), "seconds": el.Seconds(), "p50_us": q(0.5), "p99_us": q(0.99), "max_us": q(1)})
 	fmt.Println(string(b))
 }
 
