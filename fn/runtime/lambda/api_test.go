@@ -305,3 +305,37 @@ func FuzzRuntimeAPI(f *testing.F) {
 		}
 	})
 }
+
+// TestRuntimeAPIConnectionClose sends "next" with Connection: close while
+// nothing is queued: it still gets the invocation when one comes.
+func TestRuntimeAPIConnectionClose(t *testing.T) {
+	e := bareEnv(t)
+	srv := serveBare(t, e)
+	got := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", srv.URL+"/2018-06-01/runtime/invocation/next", nil)
+		req.Close = true
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- resp.Header.Get(hdrRequestID) + " " + string(b)
+	}()
+	parked := make(chan struct{})
+	go func() {
+		e.waitParked()
+		close(parked)
+	}()
+	select {
+	case <-parked:
+	case s := <-got:
+		t.Fatalf("next with Connection: close ended before any invocation: %q", s)
+	}
+	e.queueTest("id-c", `{"c":1}`)
+	if s := <-got; s != `id-c {"c":1}` {
+		t.Errorf("next with Connection: close got %q, want the invocation", s)
+	}
+}

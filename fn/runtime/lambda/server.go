@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,7 +113,10 @@ func (e *Env) serveConn(ac *apiConn) {
 				return
 			}
 		}
-		if !e.serveRequest(ac, r) || r.Close {
+		if !e.serveRequest(ac, r) {
+			return
+		}
+		if r.Close && !e.isParked(ac) { // a parked next still gets its answer; the client closes after it
 			return
 		}
 		// Skip what the handler left of the body, to read the next request.
@@ -193,6 +197,13 @@ func (ac *apiConn) sendInvocation(inv *invocation) error {
 		hdrTenantID, inv.tenantID)
 	ac.c.SetWriteDeadline(time.Time{})
 	return err
+}
+
+// isParked reports whether ac waits in "next".
+func (e *Env) isParked(ac *apiConn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Contains(e.parkedConns, ac)
 }
 
 // closeConns ends every connection of the environment and waits for
