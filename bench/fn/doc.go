@@ -29,6 +29,13 @@
 //
 //	go test ./bench/fn -run '^TestCompare$' -count=1 -v -args -compare=full
 //
+// The worker, the NATS server and the caller all run in the test's own
+// process, so a CPU profile of it shows their side (the functions are
+// processes of their own; fn/runtime/lambda's BenchmarkInvoke isolates an
+// environment's share):
+//
+//	go test ./bench/fn -run '^TestCompare$' -count=1 -cpuprofile cpu.out -args -compare=quick
+//
 // Issue 6's goals: a Go cold start within [ColdGoal] µs, a warm p50
 // within [WarmGoal] µs of the floor's, and warm invokes faster than under
 // the emulator.
