@@ -44,8 +44,10 @@
 //
 // Nodes connect with settings that survive lost servers and partitions
 // ([Options]): unlimited reconnects with a short jittered wait, a ping
-// every [PingInterval], every seed URL. [Auth] passes NATS credentials and
-// TLS through; [FromEnv] reads them from natscli's variables.
+// every [PingInterval], every seed URL. Their connections gather the
+// writes of acts sent at the same time into one write to the socket.
+// [Auth] passes NATS credentials and TLS through; [FromEnv] reads them
+// from natscli's variables.
 //
 // # Base nodes
 //

@@ -302,8 +302,10 @@ func (a Auth) natsOptions() ([]nats.Option, error) {
 
 // Options returns the nats.go options a node connects with: Stoa's
 // defaults (unlimited reconnects with a short jittered wait, retry when the
-// first connection fails, a ping every PingInterval), then auth. Use it to
-// make a connection for WithConn or for your own NATS clients.
+// first connection fails, a ping every PingInterval, and a dialer whose
+// connections gather the writes of concurrent requests into one, see
+// RATIONALE.md, "Writes"), then auth. Use it to make a connection for
+// WithConn or for your own NATS clients.
 func Options(name string, a Auth) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name(name),

@@ -10,9 +10,10 @@
 //
 //   - sequential: one act at a time; p50 and p99 latency;
 //   - in flight: [InFlight] acts in flight for a while; throughput, p50,
-//     p99, and the CPU time the caller and provider processes used per
-//     act, from the kernel's accounting of each process (the user and
-//     system time getrusage reports), sampled at the loop's start and end.
+//     p99, the slowest act (Go callers only), and the CPU time the caller
+//     and provider processes used per act, from the kernel's accounting of
+//     each process (the user and system time getrusage reports), sampled
+//     at the loop's start and end.
 //
 // The contenders:
 //
