@@ -113,3 +113,55 @@ func depthSlow(v any) int {
 	}
 	return 0
 }
+
+// plainCases are bodies plainBody must refuse (the decoded message is a
+// system one or has fatal$, or might) or may pass.
+var plainCases = []struct {
+	body  string
+	plain bool
+}{
+	{`{"role":"math","cmd":"sum","left":1}`, true},
+	{`{"a":{"role":"x"},"b":["role","sys"]}`, true},
+	{`{"role":"seneca"}`, false},
+	{`{ "role" : "mesh" }`, false},
+	{`{"role":"math","role":"transport"}`, false},
+	{`{"x":{"role":"options"}}`, false}, // nested: refused though harmless
+	{`{"role":["seneca"]}`, false},
+	{`{"role":5}`, false},
+	{`{"sys":1}`, false},
+	{`{"a":1,"fatal$":true}`, false},
+	{`{"r\u006fle":"seneca"}`, false},
+	{`{"role":"sen\u0065ca"}`, false},
+	{`{"a":"\"role\":\"seneca\""}`, false},
+	{`{"role":"seneca`, false},
+	{`{"role"`, true}, // not JSON: Find refuses it
+}
+
+func TestPlainBody(t *testing.T) {
+	for _, tc := range plainCases {
+		if got := plainBody([]byte(tc.body)); got != tc.plain {
+			t.Errorf("plainBody(%s) = %v, want %v", tc.body, got, tc.plain)
+		}
+	}
+}
+
+// FuzzPlainBody checks what the listener relies on when it acts a plain
+// body without decoding it: if plainBody passes a body that decodes, the
+// decoded message is not a system message and has no fatal$.
+func FuzzPlainBody(f *testing.F) {
+	for _, tc := range plainCases {
+		f.Add([]byte(tc.body))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !plainBody(body) {
+			return
+		}
+		msg, ok := decodeSlow(body, maxDepthLimit)
+		if !ok {
+			return
+		}
+		if _, fatal := msg["fatal$"]; isSystem(msg) || fatal {
+			t.Fatalf("plainBody(%q) = true, but the message %v is a system message or has fatal$", body, msg)
+		}
+	})
+}

@@ -648,19 +648,28 @@ const noPattern = "(none)"
 // status and body, recording the outcome in the metrics. ctx is the
 // parent of the act's context.
 func (s *Server) act(ctx context.Context, in *inbound, body []byte, query string, start time.Time) (int, []byte) {
-	msg, err := decodeMessage(body, query, s.maxDepth)
-	if err != nil {
-		return s.fail(start, noPattern, err)
-	}
 	// A message that is the body as it came is acted as that JSON, as the
-	// mesh acts what it receives: the engine then decodes a typed
-	// handler's input straight from it, where from a Msg it would encode
-	// the Msg first and decode that.
+	// mesh acts what it receives: the engine decodes it (faster than
+	// encoding/json) and a typed handler's input straight from it, where
+	// from a Msg it would encode the Msg first and decode that. If nothing
+	// in the body can be a system message or fatal$ (plainBody), the
+	// engine's decode is the only one: Find makes it for the pattern,
+	// and reports false for a body that is not valid JSON.
 	var raw json.RawMessage
 	if query == "" {
 		if b := trimSpace(body); len(b) > 0 && b[0] == '{' {
 			raw = b
 		}
+	}
+	if raw != nil && plainBody(raw) && !nestsDeeper(raw, s.maxDepth) {
+		if pattern, ok := s.Engine.Find(raw); ok {
+			return s.actAs(ctx, in, raw, pattern, start)
+		}
+	}
+
+	msg, err := decodeMessage(body, query, s.maxDepth)
+	if err != nil {
+		return s.fail(start, noPattern, err)
 	}
 	if !s.AllowSystem {
 		if isSystem(msg) {
@@ -676,12 +685,19 @@ func (s *Server) act(ctx context.Context, in *inbound, body []byte, query string
 		if p, ok := s.Engine.Find(msg); ok {
 			pattern = p
 		}
+	}
+	if raw != nil {
+		return s.actAs(ctx, in, raw, pattern, start)
+	}
+	return s.actAs(ctx, in, msg, pattern, start)
+}
+
+// actAs acts m (the message, or the JSON of it) and returns the reply's
+// status and body, recording the outcome under pattern.
+func (s *Server) actAs(ctx context.Context, in *inbound, m any, pattern string, start time.Time) (int, []byte) {
+	if s.metrics != nil {
 		s.metrics.inFlight.Inc()
 		defer s.metrics.inFlight.Dec()
-	}
-	var m any = msg
-	if raw != nil {
-		m = raw
 	}
 	out, err := s.Engine.Act(stoa.WithMeta(ctx, in.meta()), m)
 	if err != nil {

@@ -1,6 +1,7 @@
 package stoahttp
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -130,6 +131,58 @@ func isSystem(msg stoa.Msg) bool {
 	}
 	_, sys := msg["sys"]
 	return sys
+}
+
+// plainBody reports whether the JSON in b certainly needs none of the
+// listener's checks of a decoded message: it has no key "sys" or "fatal$",
+// and every "role" key's value is a string that is not a system role, at
+// any depth. It does not check that b is valid JSON. With no backslash in
+// b, no string can hold a quote, so every string runs from one quote to
+// the next, and a key is a string followed by a colon: all of them are
+// found without decoding. A b with a backslash is never plain. Strings
+// taken for keys that are not (in invalid JSON) only make it stricter.
+func plainBody(b []byte) bool {
+	if bytes.IndexByte(b, '\\') >= 0 {
+		return false
+	}
+	for i := 0; ; {
+		open := bytes.IndexByte(b[i:], '"')
+		if open < 0 {
+			return true
+		}
+		from := i + open + 1
+		n := bytes.IndexByte(b[from:], '"')
+		if n < 0 {
+			return false
+		}
+		str, after := b[from:from+n], from+n+1
+		i = after
+		colon := skipSpace(b, after)
+		if colon >= len(b) || b[colon] != ':' {
+			continue // a value
+		}
+		switch string(str) {
+		case "sys", "fatal$":
+			return false
+		case "role":
+			v := skipSpace(b, colon+1)
+			if v >= len(b) || b[v] != '"' {
+				return false // not a string: let the decoded message tell
+			}
+			n := bytes.IndexByte(b[v+1:], '"')
+			if n < 0 || systemRoles[string(b[v+1:v+1+n])] {
+				return false
+			}
+			i = v + 1 + n + 1
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
 }
 
 // jsString renders the string and array values a role can have as
