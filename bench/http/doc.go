@@ -21,8 +21,9 @@
 // 20× Seneca is more than the net/http echo reaches on the bench machine,
 // no transport on net/http could meet that goal (stoahttp/RATIONALE.md).
 //
-// [Run] alternates the sides for a few rounds, so that all meet the same
-// noise of a shared machine, and reports medians. Issue 4's goals: Stoa at
+// [Run] alternates the sides for five rounds of 2 s each (about 100 s in
+// all), so that all meet the same noise of a shared machine, and reports
+// medians. Issue 4's goals: Stoa at
 // least 0.7× net/http's throughput at 32 in flight ([GoalNetHTTP]) and at
 // least 20× Seneca's ([GoalSeneca]). On a loaded machine the ratios move
 // from run to run; compare ratios from the same run, over a few runs.

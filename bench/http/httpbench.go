@@ -28,6 +28,13 @@ const (
 	GoalSeneca  = 20  // Stoa / Seneca
 )
 
+// Run's defaults: more, shorter rounds give a median that a burst of load
+// on a shared machine moves less.
+const (
+	DefaultDuration = 2 * time.Second
+	DefaultRounds   = 5
+)
+
 // Reply is what every act must get back.
 const Reply = `{"answer":3}`
 
@@ -55,9 +62,9 @@ type Stats struct {
 
 // Config sizes a comparison; a zero field takes the default given.
 type Config struct {
-	Duration time.Duration // of each timed run; default 3 s
+	Duration time.Duration // of each timed run; default 2 s
 	Warmup   int           // untimed sequential acts before each run; default 500
-	Rounds   int           // times each side runs; default 3
+	Rounds   int           // times each side runs; default 5
 	InFlight []int         // default 1 and 32
 }
 
@@ -91,13 +98,13 @@ func cmpFloat(a, b float64) int {
 // Run measures every side, alternating them round by round.
 func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Duration <= 0 {
-		cfg.Duration = 3 * time.Second
+		cfg.Duration = DefaultDuration
 	}
 	if cfg.Warmup <= 0 {
 		cfg.Warmup = 500
 	}
 	if cfg.Rounds <= 0 {
-		cfg.Rounds = 3
+		cfg.Rounds = DefaultRounds
 	}
 	if len(cfg.InFlight) == 0 {
 		cfg.InFlight = []int{1, 32}

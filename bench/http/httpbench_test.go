@@ -62,7 +62,7 @@ func TestCompare(t *testing.T) {
 	}
 	rounds := max(cfg.Rounds, 1)
 	if cfg.Rounds == 0 {
-		rounds = 3
+		rounds = DefaultRounds
 	}
 	for _, side := range []string{Stoa, NetHTTP, FastHTTP, Seneca} {
 		for _, n := range []int{1, 32} {
@@ -130,7 +130,7 @@ func TestCompare(t *testing.T) {
 
 func cfgDuration(c Config) time.Duration {
 	if c.Duration == 0 {
-		return 3 * time.Second
+		return DefaultDuration
 	}
 	return c.Duration
 }
