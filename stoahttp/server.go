@@ -315,6 +315,7 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 		return ctx.Err()
 	}
+	s.cancelActs() // none is left
 	return nil
 }
 
