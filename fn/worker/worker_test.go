@@ -337,7 +337,8 @@ func TestScaleToZero(t *testing.T) {
 	h := newHarness(t)
 	name := "idle" + fmt.Sprint(os.Getpid())
 	h.reg.put(name, bundleOne, fn.Config{})
-	w := h.worker(func(w *worker.Worker) { w.IdleTimeout = 100 * time.Millisecond })
+	// Long enough for the /proc scan below to see the warm process under load.
+	w := h.worker(func(w *worker.Worker) { w.IdleTimeout = time.Second })
 	r, _, err := h.invoke(t.Context(), stoa.Msg{"fn": name})
 	if err != nil || !r.Cold {
 		t.Fatalf("first invoke: %+v, %v; want a cold reply", r, err)

@@ -32,6 +32,7 @@ type Env struct {
 	image   string // its /tmp image, if any
 	lease   *uidLease
 	spare   *spareKey      // the spares it keeps in use (useSpares) until closed
+	refill  sync.Once      // replaces the spare it took
 	sb      *sandboxThread // claimed, until it spawns
 	uid     int            // the uid it runs as (-1: ours)
 	cg      *cgroups
@@ -112,12 +113,6 @@ func startOn(ctx context.Context, cfg Config, h *host) (*Env, error) {
 	if err := e.start(); err != nil {
 		e.Close()
 		return nil, err
-	}
-	if e.spare != nil {
-		// Replace the spare it took once the runtime is up, not while it
-		// starts: making one (mkfs image copy, loop mount) competes for
-		// the CPU with the start it is meant to speed up.
-		defer startRefill(h, *e.spare)
 	}
 	timer := time.NewTimer(InitTimeout)
 	defer timer.Stop()
@@ -414,6 +409,9 @@ func (e *Env) Invoke(ctx context.Context, payload []byte, opts InvokeOpts) (*Res
 	// END and REPORT in one write; the log goroutine adds Max Memory Used,
 	// keeping the cgroup read off the invocation's path.
 	e.logs.mark("END RequestId: "+id, reportLine(id, res, e.cfg.MemoryMB))
+	if cold {
+		e.replaceSpare()
+	}
 	if ferr != nil {
 		return res, ferr
 	}
@@ -453,6 +451,16 @@ func (e *Env) answered(ctx context.Context, inv *invocation, res *Result, timer 
 	}
 	res.Payload = body
 	return nil
+}
+
+// replaceSpare starts making a spare sandbox in place of the one this
+// environment took, once: after its first invocation (or at Close, if it
+// had none), so that making it (image copy, loop mount, cgroup moves) does
+// not compete for the CPU with the cold start it is meant to speed up.
+func (e *Env) replaceSpare() {
+	if e.spare != nil {
+		e.refill.Do(func() { startRefill(e.h, *e.spare) })
+	}
 }
 
 // exitError describes a runtime that exited during an invocation.
@@ -583,6 +591,7 @@ func (e *Env) close() error {
 	}
 	defer func() {
 		if e.spare != nil {
+			e.replaceSpare()
 			unuseSpares(*e.spare) // the last one out tears the spare down, and waits
 		}
 	}()
