@@ -221,23 +221,23 @@ func (c *Client) forward(ctx context.Context, msg stoa.Msg) (any, error) {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	m := stoa.ContextMeta(ctx)
-	h := &req.Header
+	h := &req.Header // fresh: headers are added, not looked up first
 	h.DisableNormalizing()
 	h.SetMethodBytes(methodPost)
 	h.SetRequestURI(c.uri)
 	h.SetHost(c.host)
-	h.SetBytesKV(hdrAcceptType, jsonType)
+	h.AddBytesKV(hdrAcceptType, jsonType)
 	h.SetContentTypeBytes(jsonType)
-	h.SetBytesK(hdrID, m.ID+"/"+m.TxID)
-	h.SetBytesKV(hdrKind, valueReq)
-	h.SetBytesK(hdrOrigin, m.Caller)
-	h.SetBytesK(hdrTrack, c.track)
+	h.AddBytesK(hdrID, m.ID+"/"+m.TxID)
+	h.AddBytesKV(hdrKind, valueReq)
+	h.AddBytesK(hdrOrigin, m.Caller)
+	h.AddBytesK(hdrTrack, c.track)
 	var sent [20]byte
-	h.SetBytesKV(hdrClientSent, strconv.AppendInt(sent[:0], time.Now().UnixMilli(), 10))
+	h.AddBytesKV(hdrClientSent, strconv.AppendInt(sent[:0], time.Now().UnixMilli(), 10))
 	if m.TraceParent != "" {
-		h.SetBytesK(hdrTraceParent, m.TraceParent)
+		h.AddBytesK(hdrTraceParent, m.TraceParent)
 		if m.TraceState != "" {
-			h.SetBytesK(hdrTraceState, m.TraceState)
+			h.AddBytesK(hdrTraceState, m.TraceState)
 		}
 	}
 	req.SetBodyRaw(body)
