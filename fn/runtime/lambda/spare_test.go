@@ -124,3 +124,26 @@ func TestHoldSpare(t *testing.T) {
 		t.Errorf("after release: %v left", got)
 	}
 }
+
+// TestStartWaitsForFill starts an environment while its spare is still
+// being made: the start takes that spare rather than making a second
+// sandbox, so one image exists, the environment's.
+func TestStartWaitsForFill(t *testing.T) {
+	dir := sandboxDir(t)
+	release := HoldSpare(dir, 0) // starts making the spare in the background
+	defer release()
+	e, err := Start(t.Context(), Config{Bundle: echoBundle, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	spares.Lock()
+	for spares.filling[spareKey{dir, DefaultTmpMB}] {
+		spares.changed.Wait()
+	}
+	spare := spares.m[spareKey{dir, DefaultTmpMB}]
+	spares.Unlock()
+	if got := imageFiles(t, dir); len(got) != 1 || spare != nil {
+		t.Errorf("after a start during the fill: images %v, spare left %v; want the start to have taken the one being made", got, spare != nil)
+	}
+}
