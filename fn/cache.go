@@ -38,7 +38,7 @@ type Cache struct {
 
 	mu         sync.Mutex
 	fns        map[string]*cached
-	suspect    map[string]uint64 // entries trusted only above this revision
+	suspect    map[string]uint64 // entries trusted only above this revision; one per name ever written
 	reconnects uint64            // the connection's count when the entries were made
 	off        bool              // a write's message was dropped: read every time
 }
