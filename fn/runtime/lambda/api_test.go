@@ -339,3 +339,38 @@ func TestRuntimeAPIConnectionClose(t *testing.T) {
 		t.Errorf("next with Connection: close got %q, want the invocation", s)
 	}
 }
+
+// TestRuntimeAPIExpectContinue answers a client that waits for "100
+// Continue" before it sends a body, as curl does for large ones.
+func TestRuntimeAPIExpectContinue(t *testing.T) {
+	e := bareEnv(t)
+	srv := serveBare(t, e)
+	inv := e.queueTest("id-x", `{}`)
+	if _, body, _ := do(t, srv, "GET", "/2018-06-01/runtime/invocation/next", ""); body != `{}` {
+		t.Fatalf("next: %q", body)
+	}
+	c, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	if _, err := io.WriteString(c, "POST /2018-06-01/runtime/invocation/id-x/response HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	cont, err := http.ReadResponse(br, nil)
+	if err != nil || cont.StatusCode != 100 {
+		t.Fatalf("before the body: %v, %v; want 100 Continue", cont, err)
+	}
+	if _, err := io.WriteString(c, `"ok"`); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("after the body: %v, %v; want 202", resp, err)
+	}
+	<-inv.done
+	if string(inv.body) != `"ok"` {
+		t.Errorf("answer recorded as %q", inv.body)
+	}
+}
