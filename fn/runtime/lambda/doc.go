@@ -17,6 +17,11 @@
 //	defer env.Close()
 //	res, err := env.Invoke(ctx, []byte(`{"hello":"world"}`), lambda.InvokeOpts{})
 //
+// As root, an environment starts in a sandbox (cgroups, a mount namespace
+// with its own /tmp) prepared ahead of need; one is kept ready per Dir and
+// TmpMB while an environment of those is open, and [HoldSpare] keeps one
+// ready while none is, as a worker does so that a start from zero finds it.
+//
 // # Limits
 //
 // Every environment gets Lambda's limits: a timeout per invocation, a
@@ -26,8 +31,9 @@
 // ([ErrTimeout], [ErrOutOfMemory], [ErrExited], [ErrResponseTooLarge],
 // [ErrRequestTooLarge]); an environment that timed out, crashed or ran out
 // of memory is discarded, and [Env.Err] says why. As root each environment
-// also runs as its own uid, with its code in a directory only that uid can
-// read and a clean environment. Without root, functions still run and
+// also runs as its own uid, with its code where only it can read it (bound
+// read-only where it lies when no other uid can reach it there, else
+// copied into a directory only that uid can read) and a clean environment. Without root, functions still run and
 // [HostLimits] says which limits are not enforced. RATIONALE.md explains the
 // mechanisms.
 //
