@@ -35,7 +35,7 @@ func upLine(lines []string, prefix string) string {
 // startUp runs stoa up in dir on free ports and returns it with its banner.
 func startUp(t *testing.T, dir string, extra ...string) (*daemon, []string) {
 	t.Helper()
-	args := append([]string{"up", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, extra...)
+	args := append([]string{"up", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0", "--gateway", "127.0.0.1:0"}, extra...)
 	return startDaemon(t, dir, "stoa up: ready", args...)
 }
 
@@ -294,7 +294,7 @@ func TestRestart(t *testing.T) {
 	mustStoa(t, dir, "fn", "update", "--name", name, "--memory", "256", bundleTwo)
 	mustStoa(t, dir, "fn", "alias", name, "prod", "1")
 	mustStoa(t, dir, "fn", "invoke", name)
-	if r := stoaCmd(t, dir, "up", "--listen", "127.0.0.1:0", "--http", ""); r.code != 1 || !strings.Contains(r.stderr, "another stoa up is running on ") {
+	if r := stoaCmd(t, dir, "up", "--listen", "127.0.0.1:0", "--http", "", "--gateway", "127.0.0.1:0"); r.code != 1 || !strings.Contains(r.stderr, "another stoa up is running on ") {
 		t.Errorf("a second stoa up on the same data directory: exit %d, stderr %q; want it refused", r.code, r.stderr)
 	}
 	listBefore := mustStoa(t, dir, "fn", "list", "--json")
