@@ -1,7 +1,6 @@
 package fnbench
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -10,18 +9,20 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/stoaproject/stoa/bench/internal/compare"
 )
 
-var compare = flag.String("compare", "", "measure: quick or full (default: a smoke test)")
+var compareMode = flag.String("compare", "", "measure: quick or full (default: a smoke test)")
 
 // TestCompare runs the comparison; see the package doc.
 func TestCompare(t *testing.T) {
-	if testing.Short() && *compare == "" {
+	if testing.Short() && *compareMode == "" {
 		t.Skip("starts function environments and the emulator")
 	}
 	work := t.TempDir()
 	cfg := Config{Work: work, Log: os.Stderr}
-	switch *compare {
+	switch *compareMode {
 	case "":
 		cfg.Seq, cfg.Tput, cfg.Cold, cfg.Rounds, cfg.Log = 50, 100*time.Millisecond, 2, 1, nil
 	case "quick":
@@ -29,7 +30,7 @@ func TestCompare(t *testing.T) {
 	case "full":
 		cfg.Seq, cfg.Tput, cfg.Cold, cfg.ColdGap, cfg.Rounds = 5000, 3*time.Second, 21, 100*time.Millisecond, 3
 	default:
-		t.Fatalf("-compare=%q: want quick or full", *compare)
+		t.Fatalf("-compare=%q: want quick or full", *compareMode)
 	}
 	var err error
 	if cfg.Bootstrap, err = BuildEcho(t.Context(), "./testdata/echo", filepath.Join(work, "echo")); err != nil {
@@ -50,7 +51,7 @@ func TestCompare(t *testing.T) {
 		cfg.RIE, err = BuildRIE(t.Context(), cache)
 	}
 	if err != nil {
-		if *compare != "" {
+		if *compareMode != "" {
 			t.Fatal(err)
 		}
 		t.Logf("no emulator, smoke test without it: %v", err)
@@ -73,7 +74,7 @@ func TestCompare(t *testing.T) {
 			t.Errorf("round %d: %d Go and %d Node cold starts, want %d each", i+1, len(r.ColdGoAll), len(r.ColdNodes), cfg.Cold)
 		}
 	}
-	if *compare == "" || t.Failed() {
+	if *compareMode == "" || t.Failed() {
 		return
 	}
 
@@ -87,12 +88,11 @@ func TestCompare(t *testing.T) {
 		case !lowerBetter && peerV > 0:
 			ratio = stoaV / peerV
 		}
-		b, err := json.Marshal(map[string]any{"name": name, "what": what, "unit": unit, "peer": peer,
-			"peer_value": round1(peerV), "stoa_value": round1(stoaV), "ratio": round2(ratio), "goal": round2(goal), "rounds": cfg.Rounds})
-		if err != nil {
+		l := compare.Line{Name: name, What: what, Unit: unit, Peer: peer, PeerValue: peerV, StoaValue: stoaV,
+			Ratio: ratio, Goal: math.Round(goal*100) / 100, Rounds: cfg.Rounds}
+		if err := compare.Write(os.Stdout, l); err != nil {
 			t.Fatal(err)
 		}
-		fmt.Printf("compare: %s\n", b)
 	}
 	const floor = "plain Go handler on the mesh (floor)"
 	rieName := "aws-lambda-rie " + RIEVersion[len(RIEVersion)-12:]
@@ -125,6 +125,3 @@ func TestCompare(t *testing.T) {
 			"Node bootstrap anchor", 34_000, med(func(r Round) float64 { return r.ColdNode }), 0, true)
 	}
 }
-
-func round1(v float64) float64 { return math.Round(v*10) / 10 }
-func round2(v float64) float64 { return math.Round(v*100) / 100 }

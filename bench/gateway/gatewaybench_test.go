@@ -2,38 +2,27 @@ package gatewaybench
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stoaproject/stoa/bench/internal/compare"
 )
 
-var compare = flag.String("compare", "", "measure instead of the smoke run: full or quick; prints compare: lines for bench/cmd/benchtable")
-
-// compareLine is the line bench/cmd/benchtable reads (bench/doc.go).
-type compareLine struct {
-	Name      string  `json:"name"`
-	What      string  `json:"what"`
-	Unit      string  `json:"unit"`
-	Peer      string  `json:"peer"`
-	PeerValue float64 `json:"peer_value"`
-	StoaValue float64 `json:"stoa_value"`
-	Ratio     float64 `json:"ratio"`
-	Goal      float64 `json:"goal"`
-	Rounds    int     `json:"rounds"`
-}
+var compareMode = flag.String("compare", "", "measure instead of the smoke run: full or quick; prints compare: lines for bench/cmd/benchtable")
 
 // TestCompare is the comparison's runner. Without -compare it is a smoke
 // test: a short run of each side, each reply checked. With -compare=full
 // or quick it measures, prints a table and the compare: lines.
 func TestCompare(t *testing.T) {
 	var cfg Config
-	switch *compare {
+	switch *compareMode {
 	case "":
 		if testing.Short() {
 			t.Skip("skipping the gateway comparison in -short mode")
@@ -44,7 +33,7 @@ func TestCompare(t *testing.T) {
 	case "full":
 		// Run's defaults.
 	default:
-		t.Fatalf("-compare=%q: want full, quick or nothing", *compare)
+		t.Fatalf("-compare=%q: want full, quick or nothing", *compareMode)
 	}
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Log("node is not on PATH: the claudia sides are left out")
@@ -98,47 +87,32 @@ func TestCompare(t *testing.T) {
 	fmt.Fprintf(&table, "goals: act route ≥ %.1f× the floor's throughput @32 (mesh %.2f×, same engine %.2f×); function p50 ≤ floor p50 + %d µs (+%.0f µs)\n",
 		Goal, m(Mesh, InFlight).ActsPerS/floor32.ActsPerS, m(Local, InFlight).ActsPerS/floor32.ActsPerS, FunctionGoal, (fn1.P50ms-floor1.P50ms)*1000)
 	t.Logf("medians of %d round(s):\n%s", rounds, table.String())
-	if *compare == "" {
+	if *compareMode == "" {
 		return
 	}
 	fmt.Print(table.String())
 	mesh32, local32, fn32 := m(Mesh, InFlight), m(Local, InFlight), m(Function, InFlight)
 	us := func(ms float64) float64 { return ms * 1000 } // benchtable prints whole units
-	lines := []compareLine{
-		{"gateway/act-mesh", "gateway → act route over the mesh, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, mesh32.ActsPerS, mesh32.ActsPerS / floor32.ActsPerS, Goal, rounds},
-		{"gateway/act-local", "gateway → act route on its own engine, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, local32.ActsPerS, local32.ActsPerS / floor32.ActsPerS, Goal, rounds},
-		{"gateway/act-mesh/p50", "act route over the mesh, latency p50 one at a time", "µs", "net/http", us(floor1.P50ms), us(m(Mesh, 1).P50ms), floor1.P50ms / m(Mesh, 1).P50ms, 0, rounds},
-		{"gateway/function", "gateway → warm Go function, 32 in flight, vs a net/http handler", "req/s", "net/http", floor32.ActsPerS, fn32.ActsPerS, fn32.ActsPerS / floor32.ActsPerS, 0, rounds},
-		{"gateway/function/p50", "gateway → warm Go function, p50 one at a time (goal: floor + 200 µs)", "µs", "net/http", us(floor1.P50ms), us(fn1.P50ms), floor1.P50ms / fn1.P50ms,
-			math.Round(floor1.P50ms/(floor1.P50ms+FunctionGoal/1000.0)*100) / 100, rounds},
-		{"gateway/function/p99", "gateway → warm Go function, p99 one at a time", "µs", "net/http", us(floor1.P99ms), us(fn1.P99ms), floor1.P99ms / fn1.P99ms, 0, rounds},
-		{"gateway/function/cold", "cold start through the gateway, Go function, p50", "ms", "", 0, res.ColdP50(Function), 0, 0, len(res.Cold[Function])},
+	lines := []compare.Line{
+		{Name: "gateway/act-mesh", What: "gateway → act route over the mesh, 32 in flight, vs a net/http handler", Unit: "req/s", Peer: "net/http", PeerValue: floor32.ActsPerS, StoaValue: mesh32.ActsPerS, Ratio: mesh32.ActsPerS / floor32.ActsPerS, Goal: Goal, Rounds: rounds},
+		{Name: "gateway/act-local", What: "gateway → act route on its own engine, 32 in flight, vs a net/http handler", Unit: "req/s", Peer: "net/http", PeerValue: floor32.ActsPerS, StoaValue: local32.ActsPerS, Ratio: local32.ActsPerS / floor32.ActsPerS, Goal: Goal, Rounds: rounds},
+		{Name: "gateway/act-mesh/p50", What: "act route over the mesh, latency p50 one at a time", Unit: "µs", Peer: "net/http", PeerValue: us(floor1.P50ms), StoaValue: us(m(Mesh, 1).P50ms), Ratio: floor1.P50ms / m(Mesh, 1).P50ms, Goal: 0, Rounds: rounds},
+		{Name: "gateway/function", What: "gateway → warm Go function, 32 in flight, vs a net/http handler", Unit: "req/s", Peer: "net/http", PeerValue: floor32.ActsPerS, StoaValue: fn32.ActsPerS, Ratio: fn32.ActsPerS / floor32.ActsPerS, Goal: 0, Rounds: rounds},
+		{Name: "gateway/function/p50", What: "gateway → warm Go function, p50 one at a time (goal: floor + 200 µs)", Unit: "µs", Peer: "net/http", PeerValue: us(floor1.P50ms), StoaValue: us(fn1.P50ms), Ratio: floor1.P50ms / fn1.P50ms, Goal: math.Round(floor1.P50ms/(floor1.P50ms+FunctionGoal/1000.0)*100) / 100, Rounds: rounds},
+		{Name: "gateway/function/p99", What: "gateway → warm Go function, p99 one at a time", Unit: "µs", Peer: "net/http", PeerValue: us(floor1.P99ms), StoaValue: us(fn1.P99ms), Ratio: floor1.P99ms / fn1.P99ms, Goal: 0, Rounds: rounds},
+		{Name: "gateway/function/cold", What: "cold start through the gateway, Go function, p50", Unit: "ms", Peer: "", PeerValue: 0, StoaValue: res.ColdP50(Function), Ratio: 0, Goal: 0, Rounds: len(res.Cold[Function])},
 	}
 	if !cfg.NoNode {
 		cl1, cl32, la1, la32 := m(Claudia, 1), m(Claudia, InFlight), m(LocalAPI, 1), m(LocalAPI, InFlight)
 		lines = append(lines,
-			compareLine{"gateway/claudia", "the claudia app through the gateway vs claudia-local-api, 32 in flight", "req/s", "claudia-local-api 3.0.5", la32.ActsPerS, cl32.ActsPerS, cl32.ActsPerS / la32.ActsPerS, 0, rounds},
-			compareLine{"gateway/claudia/p50", "the claudia app through the gateway vs claudia-local-api, p50 one at a time", "µs", "claudia-local-api 3.0.5", us(la1.P50ms), us(cl1.P50ms), la1.P50ms / cl1.P50ms, 0, rounds},
-			compareLine{"gateway/claudia/cold", "cold start through the gateway, claudia app (Node), p50", "ms", "", 0, res.ColdP50(Claudia), 0, 0, len(res.Cold[Claudia])},
+			compare.Line{Name: "gateway/claudia", What: "the claudia app through the gateway vs claudia-local-api, 32 in flight", Unit: "req/s", Peer: "claudia-local-api 3.0.5", PeerValue: la32.ActsPerS, StoaValue: cl32.ActsPerS, Ratio: cl32.ActsPerS / la32.ActsPerS, Goal: 0, Rounds: rounds},
+			compare.Line{Name: "gateway/claudia/p50", What: "the claudia app through the gateway vs claudia-local-api, p50 one at a time", Unit: "µs", Peer: "claudia-local-api 3.0.5", PeerValue: us(la1.P50ms), StoaValue: us(cl1.P50ms), Ratio: la1.P50ms / cl1.P50ms, Goal: 0, Rounds: rounds},
+			compare.Line{Name: "gateway/claudia/cold", What: "cold start through the gateway, claudia app (Node), p50", Unit: "ms", Peer: "", PeerValue: 0, StoaValue: res.ColdP50(Claudia), Ratio: 0, Goal: 0, Rounds: len(res.Cold[Claudia])},
 		)
 	}
-	for _, l := range lines {
-		l.PeerValue, l.StoaValue, l.Ratio = round(l.PeerValue), round(l.StoaValue), math.Round(l.Ratio*100)/100
-		b, err := json.Marshal(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Printf("compare: %s\n", b)
+	if err := compare.Write(os.Stdout, lines...); err != nil {
+		t.Fatal(err)
 	}
-}
-
-// round keeps 3 significant digits.
-func round(v float64) float64 {
-	if v == 0 {
-		return 0
-	}
-	p := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(v))))
-	return math.Round(v*p) / p
 }
 
 // BenchmarkGateway measures each side with the testing package, 32

@@ -2,10 +2,8 @@ package httpbench
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,23 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stoaproject/stoa/bench/internal/compare"
 	"github.com/stoaproject/stoa/internal/nodetest"
 )
 
-var compare = flag.String("compare", "", "measure instead of the smoke run: full or quick; prints compare: lines for bench/cmd/benchtable")
-
-// compareLine is the line bench/cmd/benchtable reads (bench/doc.go).
-type compareLine struct {
-	Name      string  `json:"name"`
-	What      string  `json:"what"`
-	Unit      string  `json:"unit"`
-	Peer      string  `json:"peer"`
-	PeerValue float64 `json:"peer_value"`
-	StoaValue float64 `json:"stoa_value"`
-	Ratio     float64 `json:"ratio"`
-	Goal      float64 `json:"goal"`
-	Rounds    int     `json:"rounds"`
-}
+var compareMode = flag.String("compare", "", "measure instead of the smoke run: full or quick; prints compare: lines for bench/cmd/benchtable")
 
 // TestCompare is the comparison's runner. Without -compare it is a smoke
 // test: a short run of each side, proving that each acts and gets the
@@ -37,7 +23,7 @@ type compareLine struct {
 // the compare: lines.
 func TestCompare(t *testing.T) {
 	var cfg Config
-	switch *compare {
+	switch *compareMode {
 	case "":
 		if testing.Short() {
 			t.Skip("skipping the Seneca comparison in -short mode")
@@ -54,7 +40,7 @@ func TestCompare(t *testing.T) {
 	case "full":
 		// Run's defaults.
 	default:
-		t.Fatalf("-compare=%q: want full, quick or nothing", *compare)
+		t.Fatalf("-compare=%q: want full, quick or nothing", *compareMode)
 	}
 	res, err := Run(t.Context(), cfg)
 	if err != nil {
@@ -103,28 +89,23 @@ func TestCompare(t *testing.T) {
 		}
 	}
 
-	if *compare == "" {
+	if *compareMode == "" {
 		return
 	}
 	fmt.Print(table.String())
 	seneca := "seneca " + res.Version
-	lines := []compareLine{
-		{"http/inflight=32", "acts/s over HTTP, 32 in flight", "acts/s", seneca, se32.ActsPerS, st32.ActsPerS, st32.ActsPerS / se32.ActsPerS, GoalSeneca, rounds},
-		{"http/inflight=32/nethttp", "acts/s over HTTP, 32 in flight, vs plain net/http JSON", "acts/s", "net/http", nh32.ActsPerS, st32.ActsPerS, st32.ActsPerS / nh32.ActsPerS, GoalNetHTTP, rounds},
-		{"http/inflight=1", "acts/s over HTTP, one at a time", "acts/s", seneca, se1.ActsPerS, st1.ActsPerS, st1.ActsPerS / se1.ActsPerS, 0, rounds},
-		{"http/inflight=1/nethttp", "acts/s over HTTP, one at a time, vs plain net/http JSON", "acts/s", "net/http", nh1.ActsPerS, st1.ActsPerS, st1.ActsPerS / nh1.ActsPerS, 0, rounds},
-		{"http/p50", "latency p50, one at a time", "ms", seneca, se1.P50ms, st1.P50ms, se1.P50ms / st1.P50ms, 0, rounds},
-		{"http/p99", "latency p99, one at a time", "ms", seneca, se1.P99ms, st1.P99ms, se1.P99ms / st1.P99ms, 0, rounds},
-		{"http/p50/nethttp", "latency p50, one at a time, vs plain net/http JSON", "ms", "net/http", nh1.P50ms, st1.P50ms, nh1.P50ms / st1.P50ms, 0, rounds},
-		{"http/inflight=32/fasthttp", "acts/s over HTTP, 32 in flight, vs plain fasthttp JSON (the stack stoahttp runs on)", "acts/s", "fasthttp", fh32.ActsPerS, st32.ActsPerS, st32.ActsPerS / fh32.ActsPerS, 0, rounds},
+	lines := []compare.Line{
+		{Name: "http/inflight=32", What: "acts/s over HTTP, 32 in flight", Unit: "acts/s", Peer: seneca, PeerValue: se32.ActsPerS, StoaValue: st32.ActsPerS, Ratio: st32.ActsPerS / se32.ActsPerS, Goal: GoalSeneca, Rounds: rounds},
+		{Name: "http/inflight=32/nethttp", What: "acts/s over HTTP, 32 in flight, vs plain net/http JSON", Unit: "acts/s", Peer: "net/http", PeerValue: nh32.ActsPerS, StoaValue: st32.ActsPerS, Ratio: st32.ActsPerS / nh32.ActsPerS, Goal: GoalNetHTTP, Rounds: rounds},
+		{Name: "http/inflight=1", What: "acts/s over HTTP, one at a time", Unit: "acts/s", Peer: seneca, PeerValue: se1.ActsPerS, StoaValue: st1.ActsPerS, Ratio: st1.ActsPerS / se1.ActsPerS, Goal: 0, Rounds: rounds},
+		{Name: "http/inflight=1/nethttp", What: "acts/s over HTTP, one at a time, vs plain net/http JSON", Unit: "acts/s", Peer: "net/http", PeerValue: nh1.ActsPerS, StoaValue: st1.ActsPerS, Ratio: st1.ActsPerS / nh1.ActsPerS, Goal: 0, Rounds: rounds},
+		{Name: "http/p50", What: "latency p50, one at a time", Unit: "ms", Peer: seneca, PeerValue: se1.P50ms, StoaValue: st1.P50ms, Ratio: se1.P50ms / st1.P50ms, Goal: 0, Rounds: rounds},
+		{Name: "http/p99", What: "latency p99, one at a time", Unit: "ms", Peer: seneca, PeerValue: se1.P99ms, StoaValue: st1.P99ms, Ratio: se1.P99ms / st1.P99ms, Goal: 0, Rounds: rounds},
+		{Name: "http/p50/nethttp", What: "latency p50, one at a time, vs plain net/http JSON", Unit: "ms", Peer: "net/http", PeerValue: nh1.P50ms, StoaValue: st1.P50ms, Ratio: nh1.P50ms / st1.P50ms, Goal: 0, Rounds: rounds},
+		{Name: "http/inflight=32/fasthttp", What: "acts/s over HTTP, 32 in flight, vs plain fasthttp JSON (the stack stoahttp runs on)", Unit: "acts/s", Peer: "fasthttp", PeerValue: fh32.ActsPerS, StoaValue: st32.ActsPerS, Ratio: st32.ActsPerS / fh32.ActsPerS, Goal: 0, Rounds: rounds},
 	}
-	for _, l := range lines {
-		l.PeerValue, l.StoaValue, l.Ratio = round(l.PeerValue), round(l.StoaValue), math.Round(l.Ratio*100)/100
-		b, err := json.Marshal(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Printf("compare: %s\n", b)
+	if err := compare.Write(os.Stdout, lines...); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -133,15 +114,6 @@ func cfgDuration(c Config) time.Duration {
 		return DefaultDuration
 	}
 	return c.Duration
-}
-
-// round keeps 3 significant digits, enough for a table.
-func round(v float64) float64 {
-	if v == 0 {
-		return 0
-	}
-	p := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(v))))
-	return math.Round(v*p) / p
 }
 
 func TestMedian(t *testing.T) {
