@@ -74,6 +74,7 @@ func TestActMessageForms(t *testing.T) {
 		"role:echo,n:7",
 		[]byte(`{"role":"echo","n":7}`),
 		json.RawMessage(`{"role":"echo","n":7}`),
+		stoa.TrustedJSON(`{"role":"echo","n":7}`),
 		echoMsg{Role: "echo", N: 7},
 		&echoMsg{Role: "echo", N: 7},
 	} {

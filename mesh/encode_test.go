@@ -2,9 +2,12 @@ package mesh
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stoaproject/stoa"
 )
@@ -43,6 +46,33 @@ func TestAppendMsg(t *testing.T) {
 	}
 }
 
+// TestAppendRaw: a json.RawMessage member is checked, so that bytes from a
+// user cannot add members to the act; a stoa.TrustedJSON member is copied
+// as it is, unchecked (its producer vouches for it).
+func TestAppendRaw(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		v    any
+		want string // "" for an error
+	}{
+		{"raw", json.RawMessage(`{"a": [1, 2]}`), `{"p":{"a": [1, 2]}}`},
+		{"raw nil", json.RawMessage(nil), `{"p":null}`},
+		{"raw injection", json.RawMessage(`1,"role":"admin"`), ""},
+		{"raw truncated", json.RawMessage(`{"a":`), ""},
+		{"trusted", stoa.TrustedJSON(`{"a": [1, 2]}`), `{"p":{"a": [1, 2]}}`},
+		{"trusted nil", stoa.TrustedJSON(nil), `{"p":null}`},
+		{"trusted unchecked", stoa.TrustedJSON(`1,"role":"admin"`), `{"p":1,"role":"admin"}`},
+	} {
+		got, err := appendMsg(nil, map[string]any{"p": tt.v})
+		switch {
+		case tt.want == "" && err == nil:
+			t.Errorf("%s: appendMsg = %s, want an error", tt.name, got)
+		case tt.want != "" && (err != nil || string(got) != tt.want):
+			t.Errorf("%s: appendMsg = %s, %v; want %s", tt.name, got, err, tt.want)
+		}
+	}
+}
+
 // FuzzAppendString: any string round-trips through JSON as encoding/json
 // would decode it.
 func FuzzAppendString(f *testing.F) {
@@ -75,4 +105,45 @@ func FuzzAppendFloat(f *testing.F) {
 			t.Errorf("appendFloat(%v) = %s, %v; encoding/json: %s, %v", v, got, gerr, want, err)
 		}
 	})
+}
+
+// BenchmarkEncodeAct encodes the act the gateway sends a function for an
+// API Gateway event of about 8 KB: the event as a json.RawMessage (checked
+// with json.Valid) and as a stoa.TrustedJSON (copied).
+func BenchmarkEncodeAct(b *testing.B) {
+	headers := map[string]string{}
+	for i := range 20 {
+		headers[fmt.Sprintf("x-header-%02d", i)] = strings.Repeat("v", 40)
+	}
+	event, err := json.Marshal(map[string]any{
+		"version": "2.0", "routeKey": "POST /items", "rawPath": "/items", "headers": headers,
+		"requestContext": map[string]any{"http": map[string]any{"method": "POST", "path": "/items", "sourceIp": "127.0.0.1"}, "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"},
+		"body":            strings.Repeat(`{"item":"a \"quoted\" name","n":12345}`, 180),
+		"isBase64Encoded": false,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name  string
+		event any
+	}{
+		{"raw-message", json.RawMessage(event)},
+		{"trusted-json", stoa.TrustedJSON(event)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			msg := stoa.Msg{"fn": "items", "qualifier": "", "payload": bc.event}
+			deadline := time.Now().Add(time.Minute)
+			var buf []byte
+			b.ReportAllocs()
+			b.SetBytes(int64(len(event)))
+			for b.Loop() {
+				out, err := encodeAct(buf[:0], stoa.Meta{ID: "k3x9a1bc.7"}, deadline, 0, msg)
+				if err != nil || len(out) < len(event) {
+					b.Fatalf("encodeAct = %d bytes, %v", len(out), err)
+				}
+				buf = out
+			}
+		})
+	}
 }
