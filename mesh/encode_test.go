@@ -117,7 +117,7 @@ func BenchmarkEncodeAct(b *testing.B) {
 	}
 	event, err := json.Marshal(map[string]any{
 		"version": "2.0", "routeKey": "POST /items", "rawPath": "/items", "headers": headers,
-		"requestContext": map[string]any{"http": map[string]any{"method": "POST", "path": "/items", "sourceIp": "127.0.0.1"}, "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"},
+		"requestContext":  map[string]any{"http": map[string]any{"method": "POST", "path": "/items", "sourceIp": "127.0.0.1"}, "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"},
 		"body":            strings.Repeat(`{"item":"a \"quoted\" name","n":12345}`, 180),
 		"isBase64Encoded": false,
 	})
