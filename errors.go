@@ -20,6 +20,7 @@ const (
 	CodeClosed        = "closed"                    // the engine is closed
 	CodeMsgSyntax     = "msg_jsonic_syntax"         // a message string does not parse
 	CodeCanceled      = "act_canceled"              // the caller canceled the act
+	CodeReplyTooLarge = "reply_too_large"           // the reply is larger than the transport carries
 )
 
 // Sentinel errors, one per code. Match them with errors.Is, which compares
@@ -33,6 +34,12 @@ var (
 	ErrInvalidMsg = &Error{Code: CodeInvalidMsg, Message: "invalid message"}
 	ErrResult     = &Error{Code: CodeResult, Message: "result is not an object or array"}
 	ErrClosed     = &Error{Code: CodeClosed, Message: "engine closed"}
+
+	// ErrReplyTooLarge is the error of an act whose handler replied with
+	// more bytes than the transport carrying the reply back takes in one
+	// message (the NATS server's max_payload, across the mesh): the caller
+	// gets it at once instead of waiting for its deadline.
+	ErrReplyTooLarge = &Error{Code: CodeReplyTooLarge, Message: "reply too large"}
 )
 
 // Error is the one error type of an act. Code is Seneca's code; Message

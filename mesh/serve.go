@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -133,6 +134,10 @@ func (n *Node) serve(pm *pinMetrics, r micro.Request) time.Duration {
 	}
 
 	out, err := n.e.Act(ctx, json.RawMessage(body))
+	reply := r.Reply()
+	if err == nil && reply != "" && int64(len(out)) > n.nc.MaxPayload() {
+		err = n.tooLarge(pm.pin, len(out))
+	}
 	var hdr nats.Header
 	if err != nil {
 		var se *stoa.Error
@@ -147,12 +152,16 @@ func (n *Node) serve(pm *pinMetrics, r micro.Request) time.Duration {
 	}
 	took := time.Since(start)
 	pm.dur.Observe(took.Seconds())
-	reply := r.Reply()
 	if reply == "" {
 		return took // sent without a reply subject: nobody waits
 	}
 	if hdr != nil {
 		err = n.nc.PublishMsg(&nats.Msg{Subject: reply, Data: out, Header: hdr})
+		if errors.Is(err, nats.ErrMaxPayload) { // an error with a huge message
+			se := n.tooLarge(pm.pin, len(out))
+			out, _ = json.Marshal(se)
+			err = n.nc.PublishMsg(&nats.Msg{Subject: reply, Data: out, Header: nats.Header{hdrErr: {se.Message}, hdrErrCode: {se.Code}}})
+		}
 	} else {
 		err = n.nc.Publish(reply, out)
 	}
@@ -160,6 +169,18 @@ func (n *Node) serve(pm *pinMetrics, r micro.Request) time.Duration {
 		n.cfg.log.Warn("mesh: cannot reply", "pin", pm.pin, "err", err)
 	}
 	return took
+}
+
+// tooLarge is the error sent in place of a reply of size bytes that the
+// NATS server would refuse: the caller gets it at once instead of waiting
+// until its deadline for a reply that cannot come. It is logged here too,
+// where the handler is.
+func (n *Node) tooLarge(pin string, size int) *stoa.Error {
+	limit := n.nc.MaxPayload()
+	n.cfg.log.Warn("mesh: reply larger than the NATS server's max_payload; the caller gets reply_too_large",
+		"pin", pin, "bytes", size, "max_payload", limit)
+	return &stoa.Error{Code: stoa.CodeReplyTooLarge, Pattern: pin,
+		Message: fmt.Sprintf("the reply of %s is %d bytes, more than the %d bytes the NATS server carries in one message (max_payload)", pin, size, limit)}
 }
 
 // inbound is the context an act from another node is served with: it
