@@ -262,7 +262,9 @@ func load(t *testing.T, e *stoa.Engine, pins []string, rate int, d, timeout time
 }
 
 // summary counts the failures of pin and finds the longest time without a
-// successful reply on it, from `from` to the end of the load.
+// successful reply on it, from `from` to the end of the load: from `from`
+// to the first reply after it, between replies, and from the last reply
+// to the end (so a pin that never answers again has a gap of end-from).
 type summary struct {
 	acts, failed     int
 	gap              time.Duration
@@ -270,6 +272,7 @@ type summary struct {
 	lastFailSent     time.Duration
 	errs             map[string]int
 	firstFail, worst time.Duration // send time of the first failure; the longest a failure took
+	firstErr         error
 }
 
 func summarize(out []outcome, pin string, from, end time.Duration) summary {
@@ -285,7 +288,7 @@ func summarize(out []outcome, pin string, from, end time.Duration) summary {
 			s.errs[errCode(o.err)]++
 			s.lastFailSent = o.sent
 			if s.firstFail < 0 {
-				s.firstFail = o.sent
+				s.firstFail, s.firstErr = o.sent, o.err
 			}
 			s.worst = max(s.worst, o.done-o.sent)
 			continue
@@ -302,6 +305,9 @@ func summarize(out []outcome, pin string, from, end time.Duration) summary {
 			s.gap, s.gapAt = d-prev, prev
 		}
 		prev = d
+	}
+	if end-prev > s.gap {
+		s.gap, s.gapAt = end-prev, prev
 	}
 	return s
 }
