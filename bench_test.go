@@ -92,6 +92,32 @@ func BenchmarkFind(b *testing.B) {
 	}
 }
 
+// BenchmarkFindGlob is the match of a message on glob values: "fn:*", as
+// the function workers serve, and a glob with a literal part and '?'.
+func BenchmarkFindGlob(b *testing.B) {
+	nop := func(context.Context, stoa.Msg) (any, error) { return nil, nil }
+	for _, bc := range []struct {
+		name, pattern string
+		msg           stoa.Msg
+	}{
+		{"star", "fn:*", stoa.Msg{"fn": "resize-images", "qualifier": "live"}},
+		{"prefix", "cmd:resize-*-v?,role:img", stoa.Msg{"role": "img", "cmd": "resize-thumbnail-v2"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			e := stoa.New()
+			if err := e.Add(bc.pattern, nop); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if p, ok := e.Find(bc.msg); !ok || p != bc.pattern {
+					b.Fatalf("Find(%v) = %q, %v; want %q", bc.msg, p, ok, bc.pattern)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkActJSON is an act that arrives as JSON, as it does from a
 // transport: decoded into a Msg for the router, then into the typed
 // handler's struct. The baseline is encoding/json's decode into the struct

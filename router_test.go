@@ -3,6 +3,7 @@ package stoa
 import (
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -83,7 +84,7 @@ func refFind(pats []refPattern, msg Msg) int {
 				next, matched = ps, true
 			} else {
 				for _, g := range n.globs {
-					if compileGlob(g).match(v, present) {
+					if refGlob(g, v, present) {
 						next, matched = n.globAt[g], true
 						break
 					}
@@ -248,6 +249,77 @@ func TestJSLess(t *testing.T) {
 	} {
 		if got := jsLess(c.a, c.b); got != c.want {
 			t.Errorf("jsLess(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
+
+// globRegexp is the slow reference for a glob: the regexp gex builds,
+// '*' as ".*" and '?' as "." over the whole value, as the engine matched
+// globs before it walked them itself.
+func globRegexp(g *glob) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString(`(?s)\A`)
+	for _, t := range g.toks {
+		switch t.kind {
+		case globStar:
+			b.WriteString(`.*`)
+		case globOne:
+			b.WriteString(`.`)
+		default:
+			b.WriteString(regexp.QuoteMeta(string(t.r)))
+		}
+	}
+	b.WriteString(`\z`)
+	return regexp.MustCompile(b.String())
+}
+
+// refGlob is glob.match with globRegexp in place of the walk.
+func refGlob(src string, v any, present bool) bool {
+	g := compileGlob(src)
+	if !present || v == nil {
+		return false
+	}
+	if isCompound(v) {
+		return true
+	}
+	return globRegexp(g).MatchString(jsString(v))
+}
+
+// FuzzGlob: the glob walk agrees with the regexp on any glob and value,
+// invalid UTF-8 included.
+func FuzzGlob(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"x*", "xyz"}, {"*a*b?c*", "zzaxxbbcbyc"}, {"?", "é"}, {"a?c", "a\xffc"}, {"\xff*", "\xff\xfe"},
+		{"*\n*", "a\nb"}, {"x**", "x*"}, {"x*?", "x?"}, {"**?*", "*?"}, {"\uFFFD", "\xff"}, {"", ""},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, src, s string) {
+		g := compileGlob(src)
+		if got, want := g.matchString(s), globRegexp(g).MatchString(s); got != want {
+			t.Errorf("glob %q on %q = %v, regexp %v", src, s, got, want)
+		}
+	})
+}
+
+// TestGlobRandom runs FuzzGlob's property on random globs and values over
+// a small alphabet (with a multi-byte rune and an invalid byte) on every
+// test run.
+func TestGlobRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	alpha := []string{"a", "b", "*", "?", "é", "\xff", "\n"}
+	word := func(n int) string {
+		var b strings.Builder
+		for range r.IntN(n) {
+			b.WriteString(alpha[r.IntN(len(alpha))])
+		}
+		return b.String()
+	}
+	for range 20000 {
+		src, s := word(7), word(9)
+		g := compileGlob(src)
+		if got, want := g.matchString(s), globRegexp(g).MatchString(s); got != want {
+			t.Fatalf("glob %q on %q = %v, regexp %v", src, s, got, want)
 		}
 	}
 }
