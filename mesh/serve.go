@@ -134,47 +134,56 @@ func (n *Node) serve(pm *pinMetrics, r micro.Request) time.Duration {
 	}
 
 	out, err := n.e.Act(ctx, json.RawMessage(body))
-	reply := r.Reply()
-	if err == nil && reply != "" && int64(len(out)) > n.nc.MaxPayload() {
-		err = n.tooLarge(pm.pin, len(out))
-	}
-	var hdr nats.Header
-	if err != nil {
-		var se *stoa.Error
-		if !errors.As(err, &se) {
-			se = &stoa.Error{Code: stoa.CodeExecute, Message: err.Error()}
-		}
-		out, _ = json.Marshal(se)
-		hdr = nats.Header{hdrErr: {se.Message}, hdrErrCode: {se.Code}}
-		pm.fail(se.Code)
-	} else {
-		pm.ok.Inc()
-	}
 	took := time.Since(start)
 	pm.dur.Observe(took.Seconds())
-	if reply == "" {
-		return took // sent without a reply subject: nobody waits
-	}
-	if hdr != nil {
-		err = n.nc.PublishMsg(&nats.Msg{Subject: reply, Data: out, Header: hdr})
-		if errors.Is(err, nats.ErrMaxPayload) { // an error with a huge message
-			se := n.tooLarge(pm.pin, len(out))
-			out, _ = json.Marshal(se)
-			err = n.nc.PublishMsg(&nats.Msg{Subject: reply, Data: out, Header: nats.Header{hdrErr: {se.Message}, hdrErrCode: {se.Code}}})
-		}
-	} else {
-		err = n.nc.Publish(reply, out)
+	if reply := r.Reply(); reply != "" { // else sent without a reply subject: nobody waits
+		err = n.reply(pm.pin, reply, out, err)
 	}
 	if err != nil {
-		n.cfg.log.Warn("mesh: cannot reply", "pin", pm.pin, "err", err)
+		pm.fail(asError(err).Code)
+	} else {
+		pm.ok.Inc()
 	}
 	return took
 }
 
+// reply sends an act's outcome to its caller: the act's reply out, or
+// err as an error reply. nats.go refuses a message larger than the
+// server's max_payload before writing any of it; such a reply goes as a
+// reply_too_large error instead, so that the caller need not wait for
+// its deadline. reply returns the outcome the caller was sent.
+func (n *Node) reply(pin, subject string, out []byte, err error) error {
+	for {
+		var perr error
+		if err == nil {
+			perr = n.nc.Publish(subject, out)
+		} else {
+			se := asError(err)
+			out, _ = json.Marshal(se)
+			perr = n.nc.PublishMsg(&nats.Msg{Subject: subject, Data: out, Header: nats.Header{hdrErr: {se.Message}, hdrErrCode: {se.Code}}})
+		}
+		if errors.Is(perr, nats.ErrMaxPayload) && !errors.Is(err, stoa.ErrReplyTooLarge) {
+			err = n.tooLarge(pin, len(out))
+			continue // once: that error is small
+		}
+		if perr != nil {
+			n.cfg.log.Warn("mesh: cannot reply", "pin", pin, "err", perr)
+		}
+		return err
+	}
+}
+
+// asError is err as the *stoa.Error the caller gets.
+func asError(err error) *stoa.Error {
+	var se *stoa.Error
+	if !errors.As(err, &se) {
+		se = &stoa.Error{Code: stoa.CodeExecute, Message: err.Error()}
+	}
+	return se
+}
+
 // tooLarge is the error sent in place of a reply of size bytes that the
-// NATS server would refuse: the caller gets it at once instead of waiting
-// until its deadline for a reply that cannot come. It is logged here too,
-// where the handler is.
+// NATS server refuses, logged here too, where the handler is.
 func (n *Node) tooLarge(pin string, size int) *stoa.Error {
 	limit := n.nc.MaxPayload()
 	n.cfg.log.Warn("mesh: reply larger than the NATS server's max_payload; the caller gets reply_too_large",
