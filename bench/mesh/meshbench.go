@@ -156,12 +156,8 @@ func Run(ctx context.Context, cfg Config) (map[string][]Round, error) {
 			}
 			t := round.Tput
 			per := func(s float64) float64 { return s / float64(max(t.Acts, 1)) * 1e6 }
-			slowest := "" // the Moleculer caller does not report it
-			if t.Max > 0 {
-				slowest = fmt.Sprintf(", max %.0f µs", t.Max)
-			}
-			logf("  seq p50 %.0f µs p99 %.0f µs; %d in flight: %.0f acts/s, p50 %.0f µs, p99 %.0f µs%s, CPU %.1f µs/act (caller %.1f, provider %.1f; NATS server %.1f)",
-				round.Seq.P50, round.Seq.P99, InFlight, t.ActsPerS(), t.P50, t.P99, slowest, t.CPUPerAct(), per(t.CallerCPU), per(t.ProviderCPU), per(t.BaseCPU))
+			logf("  seq p50 %.0f µs p99 %.0f µs; %d in flight: %.0f acts/s, p50 %.0f µs, p99 %.0f µs, max %.0f µs, CPU %.1f µs/act (caller %.1f, provider %.1f; NATS server %.1f)",
+				round.Seq.P50, round.Seq.P99, InFlight, t.ActsPerS(), t.P50, t.P99, t.Max, t.CPUPerAct(), per(t.CallerCPU), per(t.ProviderCPU), per(t.BaseCPU))
 			out[c] = append(out[c], round)
 		}
 	}
