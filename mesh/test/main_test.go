@@ -42,7 +42,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if stoaBin != "" {
+		os.RemoveAll(filepath.Dir(stoaBin))
+	}
+	os.Exit(code)
 }
 
 // provider serves plainPin and idemPin, each act taking
@@ -190,7 +194,8 @@ var (
 	stoaErr  error
 )
 
-// stoaCommand builds cmd/stoa once per test binary.
+// stoaCommand builds cmd/stoa once per test binary, into a directory
+// TestMain removes.
 func stoaCommand(t *testing.T) string {
 	t.Helper()
 	stoaOnce.Do(func() {
