@@ -94,6 +94,8 @@ func actError(ctx context.Context, err error) *httpError {
 		he.status, he.message = http.StatusGatewayTimeout, "the service did not answer in time"
 	case se.Code == stoa.CodeInvalidMsg || se.Code == stoa.CodeInvalidJSON:
 		he.status, he.message = http.StatusBadRequest, se.Message
+	case se.Code == stoa.CodeReplyTooLarge:
+		he.status, he.message = http.StatusBadGateway, "the service's reply is too large for the mesh"
 	case se.Code == stoa.CodeClosed || se.Code == "mesh_unavailable":
 		he.status, he.message = http.StatusServiceUnavailable, "the service is unavailable"
 	case se.Code == stoa.CodeCanceled || errors.Is(ctx.Err(), context.Canceled):

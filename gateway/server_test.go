@@ -83,6 +83,9 @@ func TestActErrors(t *testing.T) {
 			}
 			return nil, ctx.Err()
 		},
+		"role:t,cmd:huge": func(context.Context, stoa.Msg) (any, error) {
+			return map[string]any{"blob": strings.Repeat("x", 2<<20)}, nil // over NATS's default 1 MB max_payload
+		},
 		"role:t,cmd:typed": stoa.Handle(func(_ context.Context, in struct{ N int }) (struct{}, error) { return struct{}{}, nil }),
 	})
 	g := startGateway(t, ns, &gateway.Server{Routes: []gateway.Route{
@@ -91,9 +94,10 @@ func TestActErrors(t *testing.T) {
 		{Method: "GET", Path: "/slow", Act: "role:t,cmd:slow", Timeout: 100 * time.Millisecond},
 		{Method: "POST", Path: "/typed", Act: "role:t,cmd:typed"},
 		{Method: "GET", Path: "/nobody", Act: "role:nobody,cmd:here"},
+		{Method: "GET", Path: "/huge", Act: "role:t,cmd:huge"},
 		{Method: "GET", Path: "/items", Act: "role:t,cmd:fail"},
 		{Method: "POST", Path: "/items", Act: "role:t,cmd:fail"},
-	}}, "role:t,cmd:fail", "role:t,cmd:slow", "role:t,cmd:typed", "role:t,cmd:conflict")
+	}}, "role:t,cmd:fail", "role:t,cmd:slow", "role:t,cmd:typed", "role:t,cmd:conflict", "role:t,cmd:huge")
 
 	m := checkError(t, g, "handler error", do(t, "GET", g.url+"/fail", ""), 500, stoa.CodeExecute)
 	if strings.Contains(fmt.Sprint(m), "hunter2") {
@@ -105,6 +109,7 @@ func TestActErrors(t *testing.T) {
 	checkError(t, g, "details.statusCode", do(t, "GET", g.url+"/conflict", ""), 409, "user_exists")
 	checkError(t, g, "route timeout", do(t, "GET", g.url+"/slow", ""), 504, stoa.CodeTimeout)
 	checkError(t, g, "no provider", do(t, "GET", g.url+"/nobody", ""), 404, stoa.CodeNotFound)
+	checkError(t, g, "reply over max_payload", do(t, "GET", g.url+"/huge", ""), 502, stoa.CodeReplyTooLarge)
 	checkError(t, g, "body not an object", do(t, "POST", g.url+"/typed", `[1,2]`), 400, stoa.CodeInvalidJSON)
 	checkError(t, g, "body not JSON", do(t, "POST", g.url+"/typed", `{"N":`), 400, stoa.CodeInvalidJSON)
 	checkError(t, g, "message not valid", do(t, "POST", g.url+"/typed", `{"N":"seven"}`), 400, stoa.CodeInvalidMsg)
