@@ -733,7 +733,7 @@ func (s *Server) serveFunction(ctx context.Context, w http.ResponseWriter, rc *h
 	if err != nil {
 		return s.fail(w, q, e.key, &httpError{status: http.StatusInternalServerError, code: CodeBadGateway, message: msgInternal, err: err})
 	}
-	out, err := s.Engine.Act(ctx, functionMsg(e.Function, e.Qualifier, ev))
+	out, err := s.Engine.Act(ctx, functionMsg(e.Function, e.Qualifier, stoa.TrustedJSON(ev))) // made by our encoder (TestEventJSON)
 	if err != nil {
 		return s.fail(w, q, e.key, functionError(ctx, err))
 	}

@@ -98,8 +98,10 @@ var errNotObject = errors.New("the body of an act route must be a JSON object")
 // the gateway's knowledge of that message; the gateway does not import the
 // worker.
 
-// functionMsg is the act that invokes a function with an event.
-func functionMsg(name, qualifier string, event json.RawMessage) stoa.Msg {
+// functionMsg is the act that invokes a function with an event, JSON the
+// gateway encoded itself or has checked already (json.Valid): the mesh
+// sends it without checking it again.
+func functionMsg(name, qualifier string, event stoa.TrustedJSON) stoa.Msg {
 	return stoa.Msg{"fn": name, "qualifier": qualifier, "payload": event}
 }
 
