@@ -81,15 +81,8 @@ func TestCompare(t *testing.T) {
 	med := func(f func(Round) float64) float64 { return Median(rounds, f) }
 	floorP50 := med(func(r Round) float64 { return r.Floor.Seq.P50 })
 	line := func(name, what, unit, peer string, peerV, stoaV, goal float64, lowerBetter bool) {
-		ratio := 0.0
-		switch {
-		case lowerBetter && stoaV > 0:
-			ratio = peerV / stoaV
-		case !lowerBetter && peerV > 0:
-			ratio = stoaV / peerV
-		}
 		l := compare.Line{Name: name, What: what, Unit: unit, Peer: peer, PeerValue: peerV, StoaValue: stoaV,
-			Ratio: ratio, Goal: math.Round(goal*100) / 100, Rounds: cfg.Rounds}
+			Ratio: compare.Ratio(peerV, stoaV, lowerBetter), Goal: math.Round(goal*100) / 100, Rounds: cfg.Rounds}
 		if err := compare.Write(os.Stdout, l); err != nil {
 			t.Fatal(err)
 		}

@@ -1,18 +1,19 @@
 package meshbench
 
 import (
-	"encoding/json"
 	"flag"
-	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/stoaproject/stoa/bench/internal/compare"
 )
 
-var compare = flag.String("compare", "", "measure: quick or full (default: a smoke test)")
+var compareMode = flag.String("compare", "", "measure: quick or full (default: a smoke test)")
 
 // TestMain lets the test binary run the child processes' roles.
 func TestMain(m *testing.M) {
@@ -29,7 +30,7 @@ func nodeDir() string {
 
 // TestCompare runs the comparison; see the package doc.
 func TestCompare(t *testing.T) {
-	if testing.Short() && *compare == "" {
+	if testing.Short() && *compareMode == "" {
 		t.Skip("starts processes")
 	}
 	cfg := Config{Log: os.Stderr}
@@ -38,7 +39,7 @@ func TestCompare(t *testing.T) {
 		_, err := os.Stat(filepath.Join(dir, "mesh", "node_modules", "moleculer"))
 		return err == nil
 	}
-	switch *compare {
+	switch *compareMode {
 	case "":
 		cfg.Seq, cfg.Tput, cfg.Rounds, cfg.Log = 200, 300*time.Millisecond, 1, nil
 		if haveMoleculer() {
@@ -57,11 +58,11 @@ func TestCompare(t *testing.T) {
 		}
 		cfg.NodeDir = dir
 		cfg.Seq, cfg.Tput, cfg.Rounds = 20000, 5*time.Second, 3
-		if *compare == "quick" {
+		if *compareMode == "quick" {
 			cfg.Seq, cfg.Tput, cfg.Rounds = 2000, 2*time.Second, 1
 		}
 	default:
-		t.Fatalf("-compare=%q: want quick or full", *compare)
+		t.Fatalf("-compare=%q: want quick or full", *compareMode)
 	}
 	res, err := Run(t.Context(), cfg)
 	if err != nil {
@@ -69,12 +70,12 @@ func TestCompare(t *testing.T) {
 	}
 	for c, rounds := range res {
 		for _, r := range rounds {
-			if r.Seq.Acts == 0 || r.Tput.Acts == 0 || r.Seq.P50 <= 0 || r.Tput.CPU <= 0 && *compare != "" {
+			if r.Seq.Acts == 0 || r.Tput.Acts == 0 || r.Seq.P50 <= 0 || r.Tput.CPU <= 0 && *compareMode != "" {
 				t.Errorf("%s measured nothing: %+v", c, r)
 			}
 		}
 	}
-	if *compare == "" {
+	if *compareMode == "" {
 		return
 	}
 	med := func(c string, f func(Round) float64) float64 { return Median(res[c], f) }
@@ -84,18 +85,14 @@ func TestCompare(t *testing.T) {
 	tputP99 := func(r Round) float64 { return r.Tput.P99 }
 	cpuAct := func(r Round) float64 { return r.Tput.CPUPerAct() }
 	line := func(name, what, unit, peer string, peerV, stoaV, goal float64, lowerBetter bool) {
-		ratio := 0.0
-		if lowerBetter && stoaV > 0 {
-			ratio = peerV / stoaV
-		} else if !lowerBetter && peerV > 0 {
-			ratio = stoaV / peerV
+		l := compare.Line{Name: name, What: what, Unit: unit, Peer: peer, PeerValue: peerV, StoaValue: stoaV,
+			Ratio: compare.Ratio(peerV, stoaV, lowerBetter), Goal: math.Round(goal*100) / 100, Rounds: cfg.Rounds}
+		if err := compare.Write(os.Stdout, l); err != nil {
+			t.Fatal(err)
 		}
-		b, _ := json.Marshal(map[string]any{"name": name, "what": what, "unit": unit, "peer": peer,
-			"peer_value": round1(peerV), "stoa_value": round1(stoaV), "ratio": round2(ratio), "goal": goal, "rounds": cfg.Rounds})
-		fmt.Printf("compare: %s\n", b)
 	}
 	const natsPeer, molPeer = "nats.go v1.55.0 request/reply", "moleculer 0.15.2 (NATS transporter)"
-	line("mesh/p50-vs-nats", "mesh act, 1 in flight, p50 latency (goal: ≤ 1.2× NATS)", "µs", natsPeer, med(NATS, seqP50), med(Stoa, seqP50), round2(1/1.2), true)
+	line("mesh/p50-vs-nats", "mesh act, 1 in flight, p50 latency (goal: ≤ 1.2× NATS)", "µs", natsPeer, med(NATS, seqP50), med(Stoa, seqP50), 1/1.2, true)
 	line("mesh/p99-vs-nats", "mesh act, 1 in flight, p99 latency", "µs", natsPeer, med(NATS, seqP99), med(Stoa, seqP99), 0, true)
 	line("mesh/tput-vs-nats", "mesh acts/s, 32 in flight (goal: ≥ 0.8× NATS)", "acts/s", natsPeer, med(NATS, tput), med(Stoa, tput), 0.8, false)
 	line("mesh/cpu-vs-nats", "caller+provider CPU per act, 32 in flight", "µs CPU", natsPeer, med(NATS, cpuAct), med(Stoa, cpuAct), 0, true)
@@ -105,6 +102,3 @@ func TestCompare(t *testing.T) {
 	line("mesh/tput-vs-moleculer", "mesh acts/s, 32 in flight", "acts/s", molPeer, med(Moleculer, tput), med(Stoa, tput), 1, false)
 	line("mesh/cpu-vs-moleculer", "caller+provider CPU per act, 32 in flight", "µs CPU", molPeer, med(Moleculer, cpuAct), med(Stoa, cpuAct), 1, true)
 }
-
-func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
-func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }

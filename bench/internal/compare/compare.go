@@ -83,3 +83,16 @@ func Round3(v float64) float64 {
 	p := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(v))))
 	return math.Round(v*p) / p
 }
+
+// Ratio is Stoa's lead over the peer, above 1 when Stoa is better: peer ÷
+// stoa for a measure where lower is better (latency, CPU), stoa ÷ peer for
+// one where higher is (throughput). It is 0 when the divisor is.
+func Ratio(peer, stoa float64, lowerIsBetter bool) float64 {
+	switch {
+	case lowerIsBetter && stoa != 0:
+		return peer / stoa
+	case !lowerIsBetter && peer != 0:
+		return stoa / peer
+	}
+	return 0
+}

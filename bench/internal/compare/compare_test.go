@@ -59,3 +59,22 @@ func TestRound3(t *testing.T) {
 		}
 	}
 }
+
+func TestRatio(t *testing.T) {
+	for _, c := range []struct {
+		peer, stoa float64
+		lower      bool
+		want       float64
+	}{
+		{200, 100, true, 2},    // Stoa's latency is half the peer's
+		{100, 200, false, 2},   // Stoa's throughput is twice the peer's
+		{100, 0, true, 0},      // nothing measured
+		{0, 100, false, 0},     // likewise
+		{300, 600, true, 0.5},  // Stoa slower
+		{600, 300, false, 0.5}, // Stoa has less throughput
+	} {
+		if got := Ratio(c.peer, c.stoa, c.lower); got != c.want {
+			t.Errorf("Ratio(%v, %v, %v) = %v, want %v", c.peer, c.stoa, c.lower, got, c.want)
+		}
+	}
+}
