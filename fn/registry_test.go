@@ -482,8 +482,9 @@ func TestReplicas(t *testing.T) {
 	if _, err := r.Create(ctx, "hello", Config{}, ZipBytes(makeZip(t, bootstrap("x")))); err != nil {
 		t.Fatal(err)
 	}
-	// A client of another server sees it.
-	r2, err := Open(ctx, connect(t, servers[2].ClientURL()))
+	// A client of another server sees it (once that server answers
+	// JetStream requests, which under load can take a while).
+	r2, err := openWhenReady(t, connect(t, servers[2].ClientURL()))
 	if err != nil {
 		t.Fatal(err)
 	}
