@@ -2,7 +2,8 @@ package gateway
 
 import (
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/stoaproject/stoa/internal/jsonstr"
 )
 
 // The proxy events are written by hand rather than by encoding/json, which
@@ -14,11 +15,11 @@ import (
 // appendRestEvent appends ev as JSON.
 func appendRestEvent(b []byte, ev *restEvent) []byte {
 	b = append(b, `{"resource":`...)
-	b = appendString(b, ev.Resource)
+	b = jsonstr.Append(b, ev.Resource, true)
 	b = append(b, `,"path":`...)
-	b = appendString(b, ev.Path)
+	b = jsonstr.Append(b, ev.Path, true)
 	b = append(b, `,"httpMethod":`...)
-	b = appendString(b, ev.HTTPMethod)
+	b = jsonstr.Append(b, ev.HTTPMethod, true)
 	b = append(b, `,"headers":`...)
 	b = appendStringMap(b, ev.Headers)
 	b = append(b, `,"multiValueHeaders":`...)
@@ -34,17 +35,17 @@ func appendRestEvent(b []byte, ev *restEvent) []byte {
 
 	c := &ev.RequestContext
 	b = append(b, `,"requestContext":{"accountId":`...)
-	b = appendString(b, c.AccountID)
+	b = jsonstr.Append(b, c.AccountID, true)
 	b = append(b, `,"apiId":`...)
-	b = appendString(b, c.APIID)
+	b = jsonstr.Append(b, c.APIID, true)
 	b = append(b, `,"domainName":`...)
-	b = appendString(b, c.DomainName)
+	b = jsonstr.Append(b, c.DomainName, true)
 	b = append(b, `,"domainPrefix":`...)
-	b = appendString(b, c.DomainPrefix)
+	b = jsonstr.Append(b, c.DomainPrefix, true)
 	b = append(b, `,"extendedRequestId":`...)
-	b = appendString(b, c.ExtendedRequestID)
+	b = jsonstr.Append(b, c.ExtendedRequestID, true)
 	b = append(b, `,"httpMethod":`...)
-	b = appendString(b, c.HTTPMethod)
+	b = jsonstr.Append(b, c.HTTPMethod, true)
 	id := &c.Identity
 	b = append(b, `,"identity":{"accessKey":`...)
 	b = appendStringPtr(b, id.AccessKey)
@@ -67,7 +68,7 @@ func appendRestEvent(b []byte, ev *restEvent) []byte {
 	b = append(b, `,"principalOrgId":`...)
 	b = appendStringPtr(b, id.PrincipalOrgID)
 	b = append(b, `,"sourceIp":`...)
-	b = appendString(b, id.SourceIP)
+	b = jsonstr.Append(b, id.SourceIP, true)
 	b = append(b, `,"user":`...)
 	b = appendStringPtr(b, id.User)
 	b = append(b, `,"userAgent":`...)
@@ -75,21 +76,21 @@ func appendRestEvent(b []byte, ev *restEvent) []byte {
 	b = append(b, `,"userArn":`...)
 	b = appendStringPtr(b, id.UserArn)
 	b = append(b, `},"path":`...)
-	b = appendString(b, c.Path)
+	b = jsonstr.Append(b, c.Path, true)
 	b = append(b, `,"protocol":`...)
-	b = appendString(b, c.Protocol)
+	b = jsonstr.Append(b, c.Protocol, true)
 	b = append(b, `,"requestId":`...)
-	b = appendString(b, c.RequestID)
+	b = jsonstr.Append(b, c.RequestID, true)
 	b = append(b, `,"requestTime":`...)
-	b = appendString(b, c.RequestTime)
+	b = jsonstr.Append(b, c.RequestTime, true)
 	b = append(b, `,"requestTimeEpoch":`...)
 	b = strconv.AppendInt(b, c.RequestTimeEpoch, 10)
 	b = append(b, `,"resourceId":`...)
-	b = appendString(b, c.ResourceID)
+	b = jsonstr.Append(b, c.ResourceID, true)
 	b = append(b, `,"resourcePath":`...)
-	b = appendString(b, c.ResourcePath)
+	b = jsonstr.Append(b, c.ResourcePath, true)
 	b = append(b, `,"stage":`...)
-	b = appendString(b, c.Stage)
+	b = jsonstr.Append(b, c.Stage, true)
 	b = append(b, `},"body":`...)
 	b = appendStringPtr(b, ev.Body)
 	b = append(b, `,"isBase64Encoded":`...)
@@ -101,13 +102,13 @@ func appendRestEvent(b []byte, ev *restEvent) []byte {
 // mark omitempty when it is empty.
 func appendHTTPEvent(b []byte, ev *httpEvent) []byte {
 	b = append(b, `{"version":`...)
-	b = appendString(b, ev.Version)
+	b = jsonstr.Append(b, ev.Version, true)
 	b = append(b, `,"routeKey":`...)
-	b = appendString(b, ev.RouteKey)
+	b = jsonstr.Append(b, ev.RouteKey, true)
 	b = append(b, `,"rawPath":`...)
-	b = appendString(b, ev.RawPath)
+	b = jsonstr.Append(b, ev.RawPath, true)
 	b = append(b, `,"rawQueryString":`...)
-	b = appendString(b, ev.RawQueryString)
+	b = jsonstr.Append(b, ev.RawQueryString, true)
 	if len(ev.Cookies) > 0 {
 		b = append(b, `,"cookies":`...)
 		b = appendList(b, ev.Cookies)
@@ -128,37 +129,37 @@ func appendHTTPEvent(b []byte, ev *httpEvent) []byte {
 	}
 	c := &ev.RequestContext
 	b = append(b, `,"requestContext":{"accountId":`...)
-	b = appendString(b, c.AccountID)
+	b = jsonstr.Append(b, c.AccountID, true)
 	b = append(b, `,"apiId":`...)
-	b = appendString(b, c.APIID)
+	b = jsonstr.Append(b, c.APIID, true)
 	b = append(b, `,"domainName":`...)
-	b = appendString(b, c.DomainName)
+	b = jsonstr.Append(b, c.DomainName, true)
 	b = append(b, `,"domainPrefix":`...)
-	b = appendString(b, c.DomainPrefix)
+	b = jsonstr.Append(b, c.DomainPrefix, true)
 	b = append(b, `,"http":{"method":`...)
-	b = appendString(b, c.HTTP.Method)
+	b = jsonstr.Append(b, c.HTTP.Method, true)
 	b = append(b, `,"path":`...)
-	b = appendString(b, c.HTTP.Path)
+	b = jsonstr.Append(b, c.HTTP.Path, true)
 	b = append(b, `,"protocol":`...)
-	b = appendString(b, c.HTTP.Protocol)
+	b = jsonstr.Append(b, c.HTTP.Protocol, true)
 	b = append(b, `,"sourceIp":`...)
-	b = appendString(b, c.HTTP.SourceIP)
+	b = jsonstr.Append(b, c.HTTP.SourceIP, true)
 	b = append(b, `,"userAgent":`...)
-	b = appendString(b, c.HTTP.UserAgent)
+	b = jsonstr.Append(b, c.HTTP.UserAgent, true)
 	b = append(b, `},"requestId":`...)
-	b = appendString(b, c.RequestID)
+	b = jsonstr.Append(b, c.RequestID, true)
 	b = append(b, `,"routeKey":`...)
-	b = appendString(b, c.RouteKey)
+	b = jsonstr.Append(b, c.RouteKey, true)
 	b = append(b, `,"stage":`...)
-	b = appendString(b, c.Stage)
+	b = jsonstr.Append(b, c.Stage, true)
 	b = append(b, `,"time":`...)
-	b = appendString(b, c.Time)
+	b = jsonstr.Append(b, c.Time, true)
 	b = append(b, `,"timeEpoch":`...)
 	b = strconv.AppendInt(b, c.TimeEpoch, 10)
 	b = append(b, '}')
 	if ev.Body != "" {
 		b = append(b, `,"body":`...)
-		b = appendString(b, ev.Body)
+		b = jsonstr.Append(b, ev.Body, true)
 	}
 	b = append(b, `,"isBase64Encoded":`...)
 	b = strconv.AppendBool(b, ev.IsBase64Encoded)
@@ -169,7 +170,7 @@ func appendStringPtr(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return appendString(b, *s)
+	return jsonstr.Append(b, *s, true)
 }
 
 // appendStringMap appends m as an object, or null when m is nil, as
@@ -185,9 +186,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, k)
+		b = jsonstr.Append(b, k, true)
 		b = append(b, ':')
-		b = appendString(b, v)
+		b = jsonstr.Append(b, v, true)
 	}
 	return append(b, '}')
 }
@@ -203,7 +204,7 @@ func appendListMap(b []byte, m map[string][]string) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = appendString(b, k)
+		b = jsonstr.Append(b, k, true)
 		b = append(b, ':')
 		b = appendList(b, vs)
 	}
@@ -219,64 +220,7 @@ func appendList(b []byte, vs []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, v)
+		b = jsonstr.Append(b, v, true)
 	}
 	return append(b, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string as encoding/json writes it:
-// quotes, backslashes and control characters escaped, <, > and & escaped
-// for HTML, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029 escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -63,23 +63,6 @@ func TestEventJSON(t *testing.T) {
 	}
 }
 
-// FuzzAppendString: appendString writes exactly what encoding/json writes
-// for any string.
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "\"\\/", "<>&", "\n\r\t\b\f\x00\x1f\x7f", "é\u2028\u2029", "\xff", "a\xc3", "\xed\xa0\x80", "🙂"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, err := json.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := appendString(nil, s); string(got) != string(want) {
-			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
-		}
-	})
-}
-
 // TestMapReplyFast: the fast paths of mapReply and workerReply map every
 // reply they take as the general path does, and leave the rest to it.
 func TestMapReplyFast(t *testing.T) {

@@ -73,25 +73,6 @@ func TestAppendRaw(t *testing.T) {
 	}
 }
 
-// FuzzAppendString: any string round-trips through JSON as encoding/json
-// would decode it.
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "a\"b\\c\n", "\xff\xfe", "é☃\u2028"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		var got, want string
-		if err := json.Unmarshal(appendString(nil, s), &got); err != nil {
-			t.Fatalf("appendString(%q) is not a JSON string: %v", s, err)
-		}
-		b, _ := json.Marshal(s)
-		json.Unmarshal(b, &want)
-		if got != want {
-			t.Errorf("appendString(%q) decodes to %q, encoding/json's to %q", s, got, want)
-		}
-	})
-}
-
 // FuzzAppendFloat: numbers are written byte for byte as encoding/json
 // writes them, including the integers the fast path writes.
 func FuzzAppendFloat(f *testing.F) {
