@@ -15,11 +15,11 @@ import (
 // appendRestEvent appends ev as JSON.
 func appendRestEvent(b []byte, ev *restEvent) []byte {
 	b = append(b, `{"resource":`...)
-	b = jsonstr.Append(b, ev.Resource, true)
+	b = appendString(b, ev.Resource)
 	b = append(b, `,"path":`...)
-	b = jsonstr.Append(b, ev.Path, true)
+	b = appendString(b, ev.Path)
 	b = append(b, `,"httpMethod":`...)
-	b = jsonstr.Append(b, ev.HTTPMethod, true)
+	b = appendString(b, ev.HTTPMethod)
 	b = append(b, `,"headers":`...)
 	b = appendStringMap(b, ev.Headers)
 	b = append(b, `,"multiValueHeaders":`...)
@@ -35,17 +35,17 @@ func appendRestEvent(b []byte, ev *restEvent) []byte {
 
 	c := &ev.RequestContext
 	b = append(b, `,"requestContext":{"accountId":`...)
-	b = jsonstr.Append(b, c.AccountID, true)
+	b = appendString(b, c.AccountID)
 	b = append(b, `,"apiId":`...)
-	b = jsonstr.Append(b, c.APIID, true)
+	b = appendString(b, c.APIID)
 	b = append(b, `,"domainName":`...)
-	b = jsonstr.Append(b, c.DomainName, true)
+	b = appendString(b, c.DomainName)
 	b = append(b, `,"domainPrefix":`...)
-	b = jsonstr.Append(b, c.DomainPrefix, true)
+	b = appendString(b, c.DomainPrefix)
 	b = append(b, `,"extendedRequestId":`...)
-	b = jsonstr.Append(b, c.ExtendedRequestID, true)
+	b = appendString(b, c.ExtendedRequestID)
 	b = append(b, `,"httpMethod":`...)
-	b = jsonstr.Append(b, c.HTTPMethod, true)
+	b = appendString(b, c.HTTPMethod)
 	id := &c.Identity
 	b = append(b, `,"identity":{"accessKey":`...)
 	b = appendStringPtr(b, id.AccessKey)
@@ -68,7 +68,7 @@ func appendRestEvent(b []byte, ev *restEvent) []byte {
 	b = append(b, `,"principalOrgId":`...)
 	b = appendStringPtr(b, id.PrincipalOrgID)
 	b = append(b, `,"sourceIp":`...)
-	b = jsonstr.Append(b, id.SourceIP, true)
+	b = appendString(b, id.SourceIP)
 	b = append(b, `,"user":`...)
 	b = appendStringPtr(b, id.User)
 	b = append(b, `,"userAgent":`...)
@@ -76,21 +76,21 @@ func appendRestEvent(b []byte, ev *restEvent) []byte {
 	b = append(b, `,"userArn":`...)
 	b = appendStringPtr(b, id.UserArn)
 	b = append(b, `},"path":`...)
-	b = jsonstr.Append(b, c.Path, true)
+	b = appendString(b, c.Path)
 	b = append(b, `,"protocol":`...)
-	b = jsonstr.Append(b, c.Protocol, true)
+	b = appendString(b, c.Protocol)
 	b = append(b, `,"requestId":`...)
-	b = jsonstr.Append(b, c.RequestID, true)
+	b = appendString(b, c.RequestID)
 	b = append(b, `,"requestTime":`...)
-	b = jsonstr.Append(b, c.RequestTime, true)
+	b = appendString(b, c.RequestTime)
 	b = append(b, `,"requestTimeEpoch":`...)
 	b = strconv.AppendInt(b, c.RequestTimeEpoch, 10)
 	b = append(b, `,"resourceId":`...)
-	b = jsonstr.Append(b, c.ResourceID, true)
+	b = appendString(b, c.ResourceID)
 	b = append(b, `,"resourcePath":`...)
-	b = jsonstr.Append(b, c.ResourcePath, true)
+	b = appendString(b, c.ResourcePath)
 	b = append(b, `,"stage":`...)
-	b = jsonstr.Append(b, c.Stage, true)
+	b = appendString(b, c.Stage)
 	b = append(b, `},"body":`...)
 	b = appendStringPtr(b, ev.Body)
 	b = append(b, `,"isBase64Encoded":`...)
@@ -102,13 +102,13 @@ func appendRestEvent(b []byte, ev *restEvent) []byte {
 // mark omitempty when it is empty.
 func appendHTTPEvent(b []byte, ev *httpEvent) []byte {
 	b = append(b, `{"version":`...)
-	b = jsonstr.Append(b, ev.Version, true)
+	b = appendString(b, ev.Version)
 	b = append(b, `,"routeKey":`...)
-	b = jsonstr.Append(b, ev.RouteKey, true)
+	b = appendString(b, ev.RouteKey)
 	b = append(b, `,"rawPath":`...)
-	b = jsonstr.Append(b, ev.RawPath, true)
+	b = appendString(b, ev.RawPath)
 	b = append(b, `,"rawQueryString":`...)
-	b = jsonstr.Append(b, ev.RawQueryString, true)
+	b = appendString(b, ev.RawQueryString)
 	if len(ev.Cookies) > 0 {
 		b = append(b, `,"cookies":`...)
 		b = appendList(b, ev.Cookies)
@@ -129,37 +129,37 @@ func appendHTTPEvent(b []byte, ev *httpEvent) []byte {
 	}
 	c := &ev.RequestContext
 	b = append(b, `,"requestContext":{"accountId":`...)
-	b = jsonstr.Append(b, c.AccountID, true)
+	b = appendString(b, c.AccountID)
 	b = append(b, `,"apiId":`...)
-	b = jsonstr.Append(b, c.APIID, true)
+	b = appendString(b, c.APIID)
 	b = append(b, `,"domainName":`...)
-	b = jsonstr.Append(b, c.DomainName, true)
+	b = appendString(b, c.DomainName)
 	b = append(b, `,"domainPrefix":`...)
-	b = jsonstr.Append(b, c.DomainPrefix, true)
+	b = appendString(b, c.DomainPrefix)
 	b = append(b, `,"http":{"method":`...)
-	b = jsonstr.Append(b, c.HTTP.Method, true)
+	b = appendString(b, c.HTTP.Method)
 	b = append(b, `,"path":`...)
-	b = jsonstr.Append(b, c.HTTP.Path, true)
+	b = appendString(b, c.HTTP.Path)
 	b = append(b, `,"protocol":`...)
-	b = jsonstr.Append(b, c.HTTP.Protocol, true)
+	b = appendString(b, c.HTTP.Protocol)
 	b = append(b, `,"sourceIp":`...)
-	b = jsonstr.Append(b, c.HTTP.SourceIP, true)
+	b = appendString(b, c.HTTP.SourceIP)
 	b = append(b, `,"userAgent":`...)
-	b = jsonstr.Append(b, c.HTTP.UserAgent, true)
+	b = appendString(b, c.HTTP.UserAgent)
 	b = append(b, `},"requestId":`...)
-	b = jsonstr.Append(b, c.RequestID, true)
+	b = appendString(b, c.RequestID)
 	b = append(b, `,"routeKey":`...)
-	b = jsonstr.Append(b, c.RouteKey, true)
+	b = appendString(b, c.RouteKey)
 	b = append(b, `,"stage":`...)
-	b = jsonstr.Append(b, c.Stage, true)
+	b = appendString(b, c.Stage)
 	b = append(b, `,"time":`...)
-	b = jsonstr.Append(b, c.Time, true)
+	b = appendString(b, c.Time)
 	b = append(b, `,"timeEpoch":`...)
 	b = strconv.AppendInt(b, c.TimeEpoch, 10)
 	b = append(b, '}')
 	if ev.Body != "" {
 		b = append(b, `,"body":`...)
-		b = jsonstr.Append(b, ev.Body, true)
+		b = appendString(b, ev.Body)
 	}
 	b = append(b, `,"isBase64Encoded":`...)
 	b = strconv.AppendBool(b, ev.IsBase64Encoded)
@@ -170,12 +170,23 @@ func appendStringPtr(b []byte, s *string) []byte {
 	if s == nil {
 		return append(b, "null"...)
 	}
-	return jsonstr.Append(b, *s, true)
+	return appendString(b, *s)
 }
 
-// appendStringMap appends m as an object, or null when m is nil, as
-// encoding/json does (in the map's order, not sorted).
+// appendString appends s as encoding/json's Marshal writes it.
+func appendString(b []byte, s string) []byte { return jsonstr.Append(b, s, true) }
+
+// appendStringMap and appendListMap append m as an object, or null when m
+// is nil, as encoding/json does (in the map's order, not sorted).
 func appendStringMap(b []byte, m map[string]string) []byte {
+	return appendMap(b, m, appendString)
+}
+
+func appendListMap(b []byte, m map[string][]string) []byte {
+	return appendMap(b, m, appendList)
+}
+
+func appendMap[V any](b []byte, m map[string]V, appendValue func([]byte, V) []byte) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
@@ -186,27 +197,9 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		b = jsonstr.Append(b, k, true)
+		b = appendString(b, k)
 		b = append(b, ':')
-		b = jsonstr.Append(b, v, true)
-	}
-	return append(b, '}')
-}
-
-func appendListMap(b []byte, m map[string][]string) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '{')
-	first := true
-	for k, vs := range m {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = jsonstr.Append(b, k, true)
-		b = append(b, ':')
-		b = appendList(b, vs)
+		b = appendValue(b, v)
 	}
 	return append(b, '}')
 }
@@ -220,7 +213,7 @@ func appendList(b []byte, vs []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = jsonstr.Append(b, v, true)
+		b = appendString(b, v)
 	}
 	return append(b, ']')
 }
