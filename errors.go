@@ -21,6 +21,7 @@ const (
 	CodeMsgSyntax     = "msg_jsonic_syntax"         // a message string does not parse
 	CodeCanceled      = "act_canceled"              // the caller canceled the act
 	CodeReplyTooLarge = "reply_too_large"           // the reply is larger than the transport carries
+	CodeMsgTooLarge   = "msg_too_large"             // the message is larger than the transport carries
 )
 
 // Sentinel errors, one per code. Match them with errors.Is, which compares
@@ -40,6 +41,11 @@ var (
 	// message (the NATS server's max_payload, across the mesh): the caller
 	// gets it at once instead of waiting for its deadline.
 	ErrReplyTooLarge = &Error{Code: CodeReplyTooLarge, Message: "reply too large"}
+
+	// ErrMsgTooLarge is the error of an act whose message is more bytes
+	// than the transport carrying it takes in one message (the NATS
+	// server's max_payload, across the mesh); it was never sent.
+	ErrMsgTooLarge = &Error{Code: CodeMsgTooLarge, Message: "message too large"}
 )
 
 // Error is the one error type of an act. Code is Seneca's code; Message

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/nats-io/nats.go"
 	"github.com/stoaproject/stoa"
 )
 
@@ -125,7 +124,7 @@ const codeFnRequestTooLarge = "fn_request_too_large"
 // (max_payload, which the client learns when it connects and enforces
 // before sending): the request is too large for this mesh, 413, not a
 // failure of the service.
-func tooLargeToSend(err error) bool { return errors.Is(err, nats.ErrMaxPayload) }
+func tooLargeToSend(err error) bool { return errors.Is(err, stoa.ErrMsgTooLarge) }
 
 // functionError maps a failed invocation: past the route's timeout 504
 // (the gateway's deadline, or action_timeout: the deadline it gave the act,

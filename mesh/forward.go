@@ -106,6 +106,8 @@ func (n *Node) sendError(rp *remotePin, err error, msg stoa.Msg, start time.Time
 		return &stoa.Error{Code: stoa.CodeTimeout, Pattern: rp.canon,
 			Message: fmt.Sprintf("[TIMEOUT] no reply from the node serving %s within %d ms (it may have failed with the act); message was %s",
 				rp.canon, time.Since(start).Milliseconds(), brief(msg))}
+	case errors.Is(err, nats.ErrMaxPayload):
+		return &stoa.Error{Code: stoa.CodeMsgTooLarge, Pattern: rp.canon, Message: "the message is over the mesh's max_payload: " + err.Error(), Err: err}
 	case errors.Is(err, nats.ErrConnectionClosed), errors.Is(err, nats.ErrConnectionDraining):
 		return &stoa.Error{Code: CodeUnavailable, Pattern: rp.canon, Message: "the node's NATS connection is closed", Err: err}
 	}

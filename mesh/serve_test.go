@@ -53,4 +53,9 @@ func TestReplyTooLarge(t *testing.T) {
 			t.Errorf("size:%s: the error came after %v, want at once (the act's timeout is %v)", size, took, timeout)
 		}
 	}
+	// A message over max_payload is never sent: msg_too_large, at once.
+	_, err := ce.Act(t.Context(), stoa.Msg{"role": "big", "size": "limit", "pad": strings.Repeat("p", maxPayload)})
+	if !errors.Is(err, stoa.ErrMsgTooLarge) {
+		t.Errorf("a message over max_payload: Act error = %v, want msg_too_large", err)
+	}
 }

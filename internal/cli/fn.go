@@ -577,7 +577,7 @@ stdout, the error to stderr, and the exit code is 1.`,
 			ictx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			out, err := e.Act(ictx, req)
-			if errors.Is(err, nats.ErrMaxPayload) {
+			if errors.Is(err, stoa.ErrMsgTooLarge) {
 				return fmt.Errorf("the payload (%d bytes) does not fit the mesh: its NATS server at %s takes messages of %d bytes at most (max_payload; stoa up and stoa base allow 8MB)",
 					len(req.Payload), url, node.Conn().MaxPayload())
 			}
