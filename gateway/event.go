@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -161,7 +162,7 @@ func restEventOf(e *entry, q *request) *restEvent {
 		s, b64 := encodeBody(r.Header.Get("Content-Type"), q.body)
 		ev.Body, ev.IsBase64Encoded = &s, b64
 	}
-	ip := clientIP(r)
+	ip := remoteIP(r)
 	ev.RequestContext = restContext{
 		AccountID:         eventAccountID,
 		APIID:             eventAPIID,
@@ -232,7 +233,7 @@ func httpEventOf(e *entry, q *request) *httpEvent {
 			Method:    r.Method,
 			Path:      r.URL.Path,
 			Protocol:  r.Proto,
-			SourceIP:  clientIP(r),
+			SourceIP:  remoteIP(r),
 			UserAgent: r.UserAgent(),
 		},
 		RequestID: q.id,
@@ -311,7 +312,9 @@ func unescapeQuery(s string) (string, error) {
 	return s, nil
 }
 
-// remoteIP is the address the connection came from.
+// remoteIP is the address the connection came from, and the event's
+// sourceIp (a gateway behind a proxy sees the proxy; X-Forwarded-For
+// carries the rest).
 func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
@@ -319,10 +322,6 @@ func remoteIP(r *http.Request) string {
 	}
 	return host
 }
-
-// clientIP is the event's sourceIp: the connection's address (a gateway
-// behind a proxy sees the proxy; X-Forwarded-For carries the rest).
-func clientIP(r *http.Request) string { return remoteIP(r) }
 
 func hostOnly(h string) string {
 	if host, _, err := net.SplitHostPort(h); err == nil {
@@ -467,7 +466,7 @@ func mapReplySlow(out []byte, format string) (*proxyReply, error) {
 		if !ok {
 			return nil, bad("headers[%q] is not a string", k)
 		}
-		if slicesContains(p.header.Values(k), s) {
+		if slices.Contains(p.header.Values(k), s) {
 			continue // in both: multiValueHeaders' value stands, as in API Gateway
 		}
 		addHeader(p.header, k, s)
@@ -548,7 +547,7 @@ func (f *fastProxy) reply(format string) *proxyReply {
 	}
 	for k, v := range f.Headers {
 		v = oneLine(v)
-		if slicesContains(p.header.Values(k), v) {
+		if slices.Contains(p.header.Values(k), v) {
 			continue
 		}
 		addHeader(p.header, k, v)
@@ -593,15 +592,6 @@ func addHeader(h http.Header, k, v string) {
 	if validHeaderName(k) {
 		h.Add(k, v)
 	}
-}
-
-func slicesContains(vs []string, s string) bool {
-	for _, v := range vs {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func isNull(raw json.RawMessage) bool { return raw == nil || string(raw) == "null" }
