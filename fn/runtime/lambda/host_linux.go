@@ -134,10 +134,13 @@ func probe() *host {
 func canUnshareMount() bool {
 	ok := make(chan bool)
 	go func() {
-		runtime.LockOSThread() // never unlocked: the thread exits with the goroutine
+		runtime.LockOSThread() // never unlocked on a thread of its own: it exits with the goroutine
 		if syscall.Gettid() == syscall.Getpid() {
-			runtime.UnlockOSThread() // the main thread is never thrown away; try on another
+			// The main thread is never thrown away. Try again on another:
+			// held by this goroutine until the try is done, the main thread
+			// cannot run it, even with GOMAXPROCS=1.
 			ok <- canUnshareMount()
+			runtime.UnlockOSThread()
 			return
 		}
 		ok <- syscall.Unshare(syscall.CLONE_NEWNS) == nil
