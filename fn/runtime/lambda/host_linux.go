@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -133,18 +132,7 @@ func probe() *host {
 // canUnshareMount tries unshare(CLONE_NEWNS) on a thread that is then thrown away.
 func canUnshareMount() bool {
 	ok := make(chan bool)
-	go func() {
-		runtime.LockOSThread() // never unlocked on a thread of its own: it exits with the goroutine
-		if syscall.Gettid() == syscall.Getpid() {
-			// The main thread is never thrown away. Try again on another:
-			// held by this goroutine until the try is done, the main thread
-			// cannot run it, even with GOMAXPROCS=1.
-			ok <- canUnshareMount()
-			runtime.UnlockOSThread()
-			return
-		}
-		ok <- syscall.Unshare(syscall.CLONE_NEWNS) == nil
-	}()
+	goOnOwnThread(func() { ok <- syscall.Unshare(syscall.CLONE_NEWNS) == nil })
 	return <-ok
 }
 

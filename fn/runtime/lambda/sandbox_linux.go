@@ -3,7 +3,6 @@ package lambda
 import (
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -241,7 +240,7 @@ func newSandboxThread(h *host, key spareKey) (*sandboxThread, error) {
 		return nil, err
 	}
 	ready := make(chan error, 1)
-	go st.run(ready)
+	goOnOwnThread(func() { st.run(ready) })
 	if err := <-ready; err != nil {
 		go cg.remove() // once the failed thread has left them
 		os.Remove(st.image)
@@ -260,13 +259,9 @@ func (st *sandboxThread) expire() {
 	st.retire()
 }
 
+// run alters this thread (see goOnOwnThread) into the sandbox and waits for
+// a claim.
 func (st *sandboxThread) run(ready chan<- error) {
-	runtime.LockOSThread() // never unlocked once altered: Go ends the thread with this goroutine
-	if syscall.Gettid() == syscall.Getpid() {
-		runtime.UnlockOSThread() // the main thread is never thrown away, so must not be altered
-		go st.run(ready)
-		return
-	}
 	fd, tmpFD, err := prepareMounts(st.image, st.key.dir)
 	if err != nil {
 		close(st.gone)

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,21 +60,15 @@ type proc struct {
 func spawn(sp spawnSpec) (*proc, error) {
 	p := &proc{exited: make(chan struct{})}
 	started := make(chan error, 1)
-	go p.run(sp, started)
+	goOnOwnThread(func() { p.run(sp, started) })
 	if err := <-started; err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
+// run starts the runtime on this thread (see goOnOwnThread) and waits for it.
 func (p *proc) run(sp spawnSpec, started chan<- error) {
-	runtime.LockOSThread() // never unlocked on success: Go ends the thread with this goroutine
-	if syscall.Gettid() == syscall.Getpid() {
-		// The main thread is never thrown away, so it must not be altered.
-		runtime.UnlockOSThread()
-		go p.run(sp, started)
-		return
-	}
 	cmd, err := startOnThisThread(sp)
 	if err != nil {
 		started <- err
