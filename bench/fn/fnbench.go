@@ -24,6 +24,7 @@ import (
 	"github.com/stoaproject/stoa"
 	"github.com/stoaproject/stoa/fn"
 	"github.com/stoaproject/stoa/fn/worker"
+	"github.com/stoaproject/stoa/internal/lambdastub"
 	"github.com/stoaproject/stoa/internal/natstest"
 	"github.com/stoaproject/stoa/mesh"
 )
@@ -97,6 +98,7 @@ type Side struct {
 // round's Config.Cold).
 type Round struct {
 	Floor, Fn, RIE       Side
+	Stub                 Side // the echo under internal/lambdastub: the client's own cost, one at a time
 	ColdGo, ColdNode     float64
 	ColdRIE              float64 // the emulator's first invoke (it starts the runtime lazily)
 	ColdGoAll, ColdNodes []float64
@@ -361,6 +363,18 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 	}
 	defer s.close()
 	fnInv, floorInv := s.act(fnMsg), s.act(floorMsg)
+	stub, err := lambdastub.Start(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	defer stub.Close()
+	stubInv := func(ctx context.Context) error {
+		out, err := stub.Invoke(ctx, []byte(Payload))
+		if err == nil && string(out) != Payload {
+			err = fmt.Errorf("stub replied %s, want %s", out, Payload)
+		}
+		return err
+	}
 	// Warm up: environments up to InFlight, JIT-free Go still warms caches.
 	for _, inv := range []invoker{floorInv, fnInv} {
 		if _, err := tput(ctx, inv, InFlight, 300*time.Millisecond); err != nil {
@@ -394,6 +408,7 @@ func Run(ctx context.Context, cfg Config) ([]Round, error) {
 		order := []func() error{
 			func() error { return side("floor", floorInv, &rd.Floor, true) },
 			func() error { return side("fn", fnInv, &rd.Fn, true) },
+			func() error { return side("stub", stubInv, &rd.Stub, false) },
 		}
 		if cfg.RIE != "" {
 			order = append(order, func() error {

@@ -67,6 +67,9 @@ func TestCompare(t *testing.T) {
 				t.Errorf("round %d: %s measured %+v", i+1, name, sd)
 			}
 		}
+		if r.Stub.Seq.Acts != cfg.Seq {
+			t.Errorf("round %d: the stub measured %+v", i+1, r.Stub)
+		}
 		if cfg.RIE != "" && (r.RIE.Seq.Acts != cfg.Seq || r.ColdRIE <= 0) {
 			t.Errorf("round %d: the emulator measured %+v, cold %v", i+1, r.RIE, r.ColdRIE)
 		}
@@ -100,6 +103,9 @@ func TestCompare(t *testing.T) {
 
 	line("fn/p50-vs-floor", fmt.Sprintf("warm invoke of an echo function through the mesh, p50 (goal: ≤ floor + %d µs)", WarmGoal),
 		"µs", floor, floorP50, fnv(p50), floorP50/(floorP50+WarmGoal), true)
+	stubP50 := med(func(r Round) float64 { return r.Stub.Seq.P50 })
+	line("fn/p50-vs-floor+stub", "warm invoke p50 beside the floor's plus the same echo under a bare Runtime API stub (no sandbox, worker or mesh: the client's own round trip)",
+		"µs", "floor + internal/lambdastub", floorP50+stubP50, fnv(p50), 0, true)
 	line("fn/p99-vs-floor", "warm invoke, p99", "µs", floor, flv(p99), fnv(p99), 0, true)
 	line("fn/tput1-vs-floor", "warm invokes/s, 1 in flight", "acts/s", floor, flv(t1), fnv(t1), 0, false)
 	line("fn/tput32-vs-floor", fmt.Sprintf("warm invokes/s, %d in flight", InFlight), "acts/s", floor, flv(t32), fnv(t32), 0, false)
