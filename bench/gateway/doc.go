@@ -14,6 +14,11 @@
 //     (testdata/hello, the provided runtime, run by fn/worker), which reads
 //     the event with aws-lambda-go's APIGatewayProxyRequest and answers the
 //     floor's body;
+//   - nethttp+stub: the floor's handler invoking the same function binary
+//     under internal/lambdastub, the least Runtime API that serves it (no
+//     gateway, mesh, worker or sandbox; one environment, so requests take
+//     turns): what the function's own client costs here, the least a
+//     function route can take;
 //   - gateway/claudia: the chapter's claudia-api-builder app
 //     (gateway/test/testdata/claudia) on the Node runtime, GET /hello;
 //   - claudia-local-api: the same app served by claudia-local-api 3.0.5

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,6 +31,7 @@ import (
 	"github.com/stoaproject/stoa/fn"
 	"github.com/stoaproject/stoa/fn/worker"
 	"github.com/stoaproject/stoa/gateway"
+	"github.com/stoaproject/stoa/internal/lambdastub"
 	"github.com/stoaproject/stoa/internal/natstest"
 	"github.com/stoaproject/stoa/mesh"
 )
@@ -61,12 +63,13 @@ const (
 	Local    = "gateway/local"     // act route, the handler on the gateway's engine
 	Mesh     = "gateway/mesh"      // act route, the handler on another engine of the mesh
 	Function = "gateway/function"  // function route to a warm aws-lambda-go function
+	Stub     = "nethttp+stub"      // net/http handler invoking the same function under internal/lambdastub
 	Claudia  = "gateway/claudia"   // the claudia app on the Node runtime, through the gateway
 	LocalAPI = "claudia-local-api" // the same app served by claudia-local-api (Express)
 )
 
 // Sides lists every side in table order.
-var Sides = []string{NetHTTP, Local, Mesh, Function, Claudia, LocalAPI}
+var Sides = []string{NetHTTP, Local, Mesh, Function, Stub, Claudia, LocalAPI}
 
 // Stats is one run of one side (bench/http's).
 type Stats = httpbench.Stats
@@ -242,6 +245,11 @@ func Start(ctx context.Context, noNode bool) (b *Bench, err error) {
 		return b, err
 	}
 	b.add(Function, gwMesh+"/fn/hello/Ada", Reply)
+	stub, err := b.stub(dir)
+	if err != nil {
+		return b, err
+	}
+	b.add(Stub, stub+"/hello/Ada", Reply)
 
 	if !noNode {
 		app, err := claudiaApp(ctx)
@@ -269,6 +277,40 @@ func Start(ctx context.Context, noNode bool) (b *Bench, err error) {
 		}
 	}
 	return b, nil
+}
+
+// stub serves GET /hello/{name} with a net/http handler that invokes the
+// function in dir (its bootstrap) under internal/lambdastub: the floor plus
+// the function client's own round trip, with no gateway, mesh, worker or
+// sandbox. The stub has one environment, so requests take turns.
+func (b *Bench) stub(dir string) (string, error) {
+	s, err := lambdastub.Start(filepath.Join(dir, "bootstrap"))
+	if err != nil {
+		return "", err
+	}
+	b.closers = append(b.closers, func() { s.Close() })
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hello/{name}", func(w http.ResponseWriter, r *http.Request) {
+		ev, err := json.Marshal(events.APIGatewayProxyRequest{Resource: "/hello/{name}", Path: r.URL.Path, HTTPMethod: r.Method,
+			PathParameters: map[string]string{"name": r.PathValue("name")}})
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		out, err := s.Invoke(r.Context(), ev)
+		var resp events.APIGatewayProxyResponse
+		if err == nil {
+			err = json.Unmarshal(out, &resp)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.StatusCode)
+		io.WriteString(w, resp.Body)
+	})
+	return b.serve(&http.Server{Handler: mux})
 }
 
 // create creates a function through the gateway's management API, its

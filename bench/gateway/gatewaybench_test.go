@@ -49,7 +49,7 @@ func TestCompare(t *testing.T) {
 	}
 	sides := Sides
 	if cfg.NoNode {
-		sides = []string{NetHTTP, Local, Mesh, Function}
+		sides = []string{NetHTTP, Local, Mesh, Function, Stub}
 	}
 	for _, side := range sides {
 		for _, n := range []int{1, InFlight} {
@@ -71,6 +71,7 @@ func TestCompare(t *testing.T) {
 		Local:    "gateway → act, same engine",
 		Mesh:     "gateway → act over the mesh",
 		Function: "gateway → Go function (warm)",
+		Stub:     "net/http → same function, bare stub",
 		Claudia:  "gateway → claudia app (Node, warm)",
 		LocalAPI: "claudia-local-api 3.0.5 (Express)",
 	}
@@ -99,6 +100,7 @@ func TestCompare(t *testing.T) {
 		{Name: "gateway/act-mesh/p50", What: "act route over the mesh, latency p50 one at a time", Unit: "µs", Peer: "net/http", PeerValue: us(floor1.P50ms), StoaValue: us(m(Mesh, 1).P50ms), Ratio: floor1.P50ms / m(Mesh, 1).P50ms, Goal: 0, Rounds: rounds},
 		{Name: "gateway/function", What: "gateway → warm Go function, 32 in flight, vs a net/http handler", Unit: "req/s", Peer: "net/http", PeerValue: floor32.ActsPerS, StoaValue: fn32.ActsPerS, Ratio: fn32.ActsPerS / floor32.ActsPerS, Goal: 0, Rounds: rounds},
 		{Name: "gateway/function/p50", What: "gateway → warm Go function, p50 one at a time (goal: floor + 200 µs)", Unit: "µs", Peer: "net/http", PeerValue: us(floor1.P50ms), StoaValue: us(fn1.P50ms), Ratio: floor1.P50ms / fn1.P50ms, Goal: math.Round(floor1.P50ms/(floor1.P50ms+FunctionGoal/1000.0)*100) / 100, Rounds: rounds},
+		{Name: "gateway/function/p50-vs-stub", What: "gateway → warm Go function, p50, vs a net/http handler invoking it under a bare Runtime API stub (the client's own round trip, no gateway, mesh, worker or sandbox)", Unit: "µs", Peer: "net/http + internal/lambdastub", PeerValue: us(m(Stub, 1).P50ms), StoaValue: us(fn1.P50ms), Ratio: m(Stub, 1).P50ms / fn1.P50ms, Goal: 0, Rounds: rounds},
 		{Name: "gateway/function/p99", What: "gateway → warm Go function, p99 one at a time", Unit: "µs", Peer: "net/http", PeerValue: us(floor1.P99ms), StoaValue: us(fn1.P99ms), Ratio: floor1.P99ms / fn1.P99ms, Goal: 0, Rounds: rounds},
 		{Name: "gateway/function/cold", What: "cold start through the gateway, Go function, p50", Unit: "ms", Peer: "", PeerValue: 0, StoaValue: res.ColdP50(Function), Ratio: 0, Goal: 0, Rounds: len(res.Cold[Function])},
 	}
