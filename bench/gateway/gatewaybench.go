@@ -291,8 +291,19 @@ func (b *Bench) stub(dir string) (string, error) {
 	b.closers = append(b.closers, func() { s.Close() })
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /hello/{name}", func(w http.ResponseWriter, r *http.Request) {
+		// An event of the gateway's shape, so that the function decodes as much.
+		headers := map[string]string{"Host": r.Host}
+		multi := map[string][]string{"Host": {r.Host}}
+		for k, v := range r.Header {
+			headers[k], multi[k] = v[0], v
+		}
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		ev, err := json.Marshal(events.APIGatewayProxyRequest{Resource: "/hello/{name}", Path: r.URL.Path, HTTPMethod: r.Method,
-			PathParameters: map[string]string{"name": r.PathValue("name")}})
+			Headers: headers, MultiValueHeaders: multi, PathParameters: map[string]string{"name": r.PathValue("name")},
+			RequestContext: events.APIGatewayProxyRequestContext{AccountID: "000000000000", ResourceID: "stub", Stage: "prod",
+				RequestID: strconv.FormatInt(time.Now().UnixNano(), 36), ResourcePath: "/hello/{name}", HTTPMethod: r.Method,
+				APIID: "stub", Path: "/prod" + r.URL.Path, Protocol: r.Proto, RequestTimeEpoch: time.Now().UnixMilli(),
+				Identity: events.APIGatewayRequestIdentity{SourceIP: host, UserAgent: r.UserAgent()}}})
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
