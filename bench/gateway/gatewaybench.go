@@ -207,7 +207,12 @@ func Start(ctx context.Context, noNode bool) (b *Bench, err error) {
 		return b, err
 	}
 	caller := b.engine()
-	node, err := b.join(ctx, ns, caller)
+	// The gateway's connection is in process, as under stoa up; the provider's is TCP.
+	gwConn, err := b.conn(ns, "bench-gateway", nats.InProcessServer(ns))
+	if err != nil {
+		return b, err
+	}
+	node, err := b.join(ctx, ns, caller, mesh.WithConn(gwConn))
 	if err != nil {
 		return b, err
 	}
@@ -415,12 +420,12 @@ func (b *Bench) join(ctx context.Context, ns *server.Server, e *stoa.Engine, opt
 	return n, nil
 }
 
-func (b *Bench) conn(ns *server.Server, name string) (*nats.Conn, error) {
+func (b *Bench) conn(ns *server.Server, name string, extra ...nats.Option) (*nats.Conn, error) {
 	opts, err := mesh.Options(name, mesh.Auth{})
 	if err != nil {
 		return nil, err
 	}
-	nc, err := nats.Connect(ns.ClientURL(), opts...)
+	nc, err := nats.Connect(ns.ClientURL(), append(opts, extra...)...)
 	if err != nil {
 		return nil, err
 	}
