@@ -256,32 +256,53 @@ func (e *Engine) find(m Msg) *action {
 // default$ object, which is then the reply), act_invalid_msg when the
 // message breaks the pattern's rules, act_execute when the handler fails.
 func (e *Engine) Act(ctx context.Context, msg any) (json.RawMessage, error) {
+	out, _, err := e.act(ctx, msg)
+	return out, err
+}
+
+// ActPattern acts msg as Act does and also returns the canonical pattern
+// that matched it (what Find returns), or "" when none did or msg did not
+// decode: a transport labels what it served with it, without a second
+// decode and lookup.
+func (e *Engine) ActPattern(ctx context.Context, msg any) (out json.RawMessage, pattern string, err error) {
+	return e.act(ctx, msg)
+}
+
+func (e *Engine) act(ctx context.Context, msg any) (json.RawMessage, string, error) {
 	m, raw, err := asMsg(msg)
 	if err != nil {
-		return nil, err
+		return nil, "", err
+	}
+	// The lookup comes first so that the pattern is known even for an act
+	// the closed engine refuses.
+	a := e.find(m)
+	var pattern string
+	if a != nil {
+		pattern = a.pattern
 	}
 	if e.state.Add(1)&closingBit != 0 {
 		e.done()
-		return nil, &Error{Code: CodeClosed, Message: "engine closed"}
+		return nil, pattern, &Error{Code: CodeClosed, Message: "engine closed"}
 	}
 	defer e.done()
-	a := e.find(m)
 	if a == nil {
 		if d, ok := m["default$"]; ok && isCompound(d) {
-			return json.Marshal(d)
+			out, err := json.Marshal(d)
+			return out, "", err
 		}
-		return nil, &Error{Code: CodeNotFound, Message: "no matching pattern for " + describe(m), Details: map[string]any{"args": m}}
+		return nil, "", &Error{Code: CodeNotFound, Message: "no matching pattern for " + describe(m), Details: map[string]any{"args": m}}
 	}
 	if a.rules != nil {
 		valid, err := a.rules.validate(m)
 		if err != nil {
-			return nil, &Error{Code: CodeInvalidMsg, Pattern: a.pattern, Message: fmt.Sprintf("action %s received an invalid message; %v", a.pattern, err), Err: err}
+			return nil, pattern, &Error{Code: CodeInvalidMsg, Pattern: a.pattern, Message: fmt.Sprintf("action %s received an invalid message; %v", a.pattern, err), Err: err}
 		}
 		if !sameMap(valid, m) {
 			m, raw = valid, nil
 		}
 	}
-	return e.run(ctx, a, m, raw)
+	out, err := e.run(ctx, a, m, raw)
+	return out, pattern, err
 }
 
 // run calls a's handler on this goroutine with a context that ends at the

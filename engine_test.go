@@ -61,6 +61,50 @@ func TestPatternsAndFind(t *testing.T) {
 	}
 }
 
+// TestActPattern checks that ActPattern answers as Act does and reports
+// the pattern Find gives for the same message, whatever the outcome.
+func TestActPattern(t *testing.T) {
+	e := stoa.New()
+	mustAdd(t, e, "role:math,cmd:sum", reply(map[string]int{"answer": 3}))
+	mustAdd(t, e, map[string]any{"role": "page", "paging": map[string]any{"size": 10}}, reply(nil))
+	mustAdd(t, e, "role:fail", func(context.Context, stoa.Msg) (any, error) { return nil, errors.New("boom") })
+	for _, tt := range []struct {
+		msg     any
+		pattern string
+		reply   string // or the error code
+	}{
+		{`{"role":"math","cmd":"sum"}`, "cmd:sum,role:math", `{"answer":3}`},
+		{stoa.Msg{"role": "math", "cmd": "sum", "left": 1}, "cmd:sum,role:math", `{"answer":3}`},
+		{`{"role":"page","paging":{"size":"big"}}`, "role:page", stoa.CodeInvalidMsg},
+		{"role:fail", "role:fail", stoa.CodeExecute},
+		{"role:none", "", stoa.CodeNotFound},
+		{`{"role":"none","default$":{"d":1}}`, "", `{"d":1}`},
+		{json.RawMessage(`{"role":`), "", stoa.CodeInvalidJSON},
+	} {
+		out, pattern, err := e.ActPattern(t.Context(), tt.msg)
+		got := string(out)
+		var se *stoa.Error
+		if errors.As(err, &se) {
+			got = se.Code
+		}
+		if pattern != tt.pattern || got != tt.reply {
+			t.Errorf("ActPattern(%v) = %q, %s; want %q, %s", tt.msg, pattern, got, tt.pattern, tt.reply)
+		}
+		if p, _ := e.Find(tt.msg); p != pattern {
+			t.Errorf("ActPattern(%v) pattern %q; Find gives %q", tt.msg, pattern, p)
+		}
+		if aout, aerr := e.Act(t.Context(), tt.msg); string(aout) != string(out) || (aerr == nil) != (err == nil) {
+			t.Errorf("ActPattern(%v) = %s, %v; Act gives %s, %v", tt.msg, out, err, aout, aerr)
+		}
+	}
+	if err := e.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, pattern, err := e.ActPattern(t.Context(), "role:math,cmd:sum"); pattern != "cmd:sum,role:math" || !errors.Is(err, stoa.ErrClosed) {
+		t.Errorf("after Close: ActPattern = %q, %v; want cmd:sum,role:math, closed", pattern, err)
+	}
+}
+
 func TestActMessageForms(t *testing.T) {
 	e := stoa.New()
 	mustAdd(t, e, "role:echo", func(_ context.Context, m stoa.Msg) (any, error) { return map[string]any{"n": m["n"]}, nil })
