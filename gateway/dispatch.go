@@ -77,8 +77,9 @@ func (s *Server) serveRoute(w http.ResponseWriter, q *request) (string, int) {
 	if d <= 0 {
 		d = s.timeout
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), d)
-	defer cancel()
+	q.ctx.init(r.Context(), d)
+	defer q.ctx.release()
+	var ctx context.Context = &q.ctx
 	if tp := r.Header.Get("Traceparent"); tp != "" {
 		ctx = stoa.WithMeta(ctx, stoa.Meta{TraceParent: tp, TraceState: r.Header.Get("Tracestate")})
 	}

@@ -28,6 +28,7 @@ type request struct {
 	params map[string]string
 	body   []byte
 	stage  string
+	ctx    routeCtx // the route's context, once the body is in
 }
 
 // restEvent is API Gateway's REST API proxy event, payload 1.0. Maps that
