@@ -134,7 +134,7 @@ var plainCases = []struct {
 	{`{"role":"sen\u0065ca"}`, false},
 	{`{"a":"\"role\":\"seneca\""}`, false},
 	{`{"role":"seneca`, false},
-	{`{"role"`, true}, // not JSON: Find refuses it
+	{`{"role"`, true}, // not JSON: the engine refuses it
 }
 
 func TestPlainBody(t *testing.T) {

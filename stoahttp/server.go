@@ -654,8 +654,9 @@ func (s *Server) act(ctx context.Context, in *inbound, body []byte, query string
 	// encoding/json) and a typed handler's input straight from it, where
 	// from a Msg it would encode the Msg first and decode that. If nothing
 	// in the body can be a system message or fatal$ (plainBody), the
-	// engine's decode is the only one: Find makes it for the pattern,
-	// and reports false for a body that is not valid JSON.
+	// engine's decode is the only one, for the pattern and the act at once.
+	// A body that is not valid JSON is left to decodeMessage, whose error
+	// is the listener's 400.
 	var raw json.RawMessage
 	if query == "" {
 		if b := trimSpace(body); len(b) > 0 && b[0] == '{' {
@@ -663,8 +664,9 @@ func (s *Server) act(ctx context.Context, in *inbound, body []byte, query string
 		}
 	}
 	if raw != nil && plainBody(raw) && !nestsDeeper(raw, s.maxDepth) {
-		if pattern, ok := s.Engine.Find(raw); ok {
-			return s.actAs(ctx, in, raw, pattern, start)
+		out, pattern, err := s.actPattern(ctx, in, raw)
+		if !undecoded(pattern, err) {
+			return s.reply(start, out, pattern, err)
 		}
 	}
 
@@ -681,26 +683,39 @@ func (s *Server) act(ctx context.Context, in *inbound, body []byte, query string
 			raw = nil
 		}
 	}
-	pattern := noPattern
-	if s.metrics != nil {
-		if p, ok := s.Engine.Find(msg); ok {
-			pattern = p
-		}
-	}
+	var m any = msg
 	if raw != nil {
-		return s.actAs(ctx, in, raw, pattern, start)
+		m = raw
 	}
-	return s.actAs(ctx, in, msg, pattern, start)
+	out, pattern, err := s.actPattern(ctx, in, m)
+	return s.reply(start, out, pattern, err)
 }
 
-// actAs acts m (the message, or the JSON of it) and returns the reply's
-// status and body, recording the outcome under pattern.
-func (s *Server) actAs(ctx context.Context, in *inbound, m any, pattern string, start time.Time) (int, []byte) {
+// actPattern acts m (the message, or the JSON of it) and returns the
+// reply and the pattern that matched (noPattern if none did).
+func (s *Server) actPattern(ctx context.Context, in *inbound, m any) (json.RawMessage, string, error) {
 	if s.metrics != nil {
 		s.metrics.inFlight.Inc()
 		defer s.metrics.inFlight.Dec()
 	}
-	out, err := s.Engine.Act(stoa.WithMeta(ctx, in.meta()), m)
+	out, pattern, err := s.Engine.ActPattern(stoa.WithMeta(ctx, in.meta()), m)
+	if pattern == "" {
+		pattern = noPattern
+	}
+	return out, pattern, err
+}
+
+// undecoded reports whether an act failed because the engine could not
+// decode its message: invalid_json with no pattern matched, which a
+// handler's own invalid_json never is.
+func undecoded(pattern string, err error) bool {
+	se, ok := err.(*stoa.Error)
+	return ok && se.Code == stoa.CodeInvalidJSON && pattern == noPattern
+}
+
+// reply returns an act's status and body, recording its outcome under
+// pattern.
+func (s *Server) reply(start time.Time, out []byte, pattern string, err error) (int, []byte) {
 	if err != nil {
 		return s.fail(start, pattern, err)
 	}

@@ -458,16 +458,20 @@ func TestListenerHealthAndMetrics(t *testing.T) {
 	}
 	send(t, "POST", base+"/act", `{"role":"hello","cmd":"sayHello"}`, nil)
 	send(t, "POST", base+"/act", `{"role":"hello","cmd":"sayHello"}`, nil)
+	send(t, "POST", base+"/act", `{"role":"hello","cmd":"sayHello","name":"\"Q\""}`, nil) // decoded by the listener first
+	send(t, "POST", base+"/act?name=Q", `{"role":"hello","cmd":"sayHello"}`, nil)
+	send(t, "POST", base+"/act", `{"role":"nope","default$":{"x":1}}`, nil)
 	send(t, "POST", base+"/act", `{"role":"test","cmd":"fail"}`, nil)
 	send(t, "POST", base+"/act", `{"role":"nope"}`, nil)
 	send(t, "POST", base+"/act", `{`, nil)
 	r := send(t, "GET", base+"/metrics", "", nil)
 	for _, want := range []string{
-		`stoa_http_acts_total{outcome="ok",pattern="cmd:sayHello,role:hello"} 2`,
+		`stoa_http_acts_total{outcome="ok",pattern="cmd:sayHello,role:hello"} 4`,
+		`stoa_http_acts_total{outcome="ok",pattern="(none)"} 1`,
 		`stoa_http_acts_total{outcome="act_execute",pattern="cmd:fail,role:test"} 1`,
 		`stoa_http_acts_total{outcome="act_not_found",pattern="(none)"} 1`,
 		`stoa_http_acts_total{outcome="invalid_json",pattern="(none)"} 1`,
-		`stoa_http_act_duration_seconds_bucket{pattern="cmd:sayHello,role:hello",le="+Inf"} 2`,
+		`stoa_http_act_duration_seconds_bucket{pattern="cmd:sayHello,role:hello",le="+Inf"} 4`,
 		`stoa_http_act_duration_seconds_count{pattern="cmd:fail,role:test"} 1`,
 		`stoa_http_acts_in_flight 0`,
 		`go_goroutines `,
