@@ -71,7 +71,6 @@ func (s *Server) serveRoute(w http.ResponseWriter, q *request) (string, int) {
 	// connection's read deadline passes).
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{})
-	q.params = e.params(segs)
 
 	d := e.Timeout
 	if d <= 0 {
@@ -84,6 +83,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, q *request) (string, int) {
 		ctx = stoa.WithMeta(ctx, stoa.Meta{TraceParent: tp, TraceState: r.Header.Get("Tracestate")})
 	}
 	if e.IsFunction() {
+		q.params = e.params(segs)
 		return key, s.serveFunction(ctx, w, rc, q, e)
 	}
 	return key, s.serveAct(ctx, w, rc, q, e)
@@ -118,7 +118,7 @@ func (s *Server) readBody(buf *bytes.Buffer, r *http.Request) *httpError {
 }
 
 func (s *Server) serveAct(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, q *request, e *entry) int {
-	msg, err := actMessage(e, q.r, q.body, q.params)
+	msg, err := actMessage(e, q.r, q.body, q.segs)
 	if err != nil {
 		return s.fail(w, q, e.key, &httpError{status: http.StatusBadRequest, code: stoa.CodeInvalidJSON, message: err.Error()})
 	}

@@ -48,8 +48,10 @@ func parsePattern(s string) (map[string]any, error) {
 // the route's pattern, which nothing the client sends can change. Keys
 // ending in '$' (engine directives such as timeout$ or default$) are
 // dropped from what the client sends.
-func actMessage(e *entry, r *http.Request, body []byte, params map[string]string) (stoa.Msg, error) {
-	msg := stoa.Msg{}
+// The path's parameters are read from segs as entry.params reads them,
+// without building their map.
+func actMessage(e *entry, r *http.Request, body []byte, segs []string) (stoa.Msg, error) {
+	msg := make(stoa.Msg, len(e.msg)+len(e.tmpl))
 	if b := bytes.TrimSpace(body); len(b) > 0 {
 		if b[0] != '{' {
 			return nil, errNotObject
@@ -76,8 +78,13 @@ func actMessage(e *entry, r *http.Request, body []byte, params map[string]string
 			msg[k] = a
 		}
 	}
-	for k, v := range params {
-		msg[k] = v
+	for i, sg := range e.tmpl {
+		switch sg.kind {
+		case segParam:
+			msg[sg.text] = segs[i]
+		case segGreedy:
+			msg[sg.text] = strings.Join(segs[i:], "/")
+		}
 	}
 	for k := range msg {
 		if strings.HasSuffix(k, "$") {
