@@ -127,7 +127,7 @@ func (s *Server) serveAct(ctx context.Context, w http.ResponseWriter, rc *http.R
 		return s.fail(w, q, e.key, actError(ctx, err))
 	}
 	s.setWriteDeadline(rc)
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSONLen(w, http.StatusOK, out, q.vals[1:2:2])
 }
 
 func (s *Server) serveFunction(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, q *request, e *entry) int {
@@ -170,9 +170,17 @@ func (s *Server) fail(w http.ResponseWriter, q *request, route string, e *httpEr
 }
 
 func writeJSON(w http.ResponseWriter, status int, b []byte) int {
+	return writeJSONLen(w, status, b, make([]string, 1))
+}
+
+// writeJSONLen is writeJSON with the one-element slice that holds the
+// Content-Length header's value given, so that a request can lend its own
+// (request.vals) instead of allocating one.
+func writeJSONLen(w http.ResponseWriter, status int, b []byte, clen []string) int {
 	h := w.Header()
 	h["Content-Type"] = jsonType
-	h["Content-Length"] = []string{strconv.Itoa(len(b))}
+	clen[0] = strconv.Itoa(len(b))
+	h["Content-Length"] = clen
 	w.WriteHeader(status)
 	w.Write(b)
 	return status

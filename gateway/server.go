@@ -360,7 +360,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := &request{r: r, id: s.newID(), start: time.Now(), stage: s.stage}
-	w.Header()["X-Request-Id"] = []string{q.id}
+	q.vals[0] = q.id
+	w.Header()["X-Request-Id"] = q.vals[0:1:1]
 	s.met.inFlight.Inc()
 	defer s.met.inFlight.Dec()
 	var route string
@@ -377,7 +378,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) newID() string {
-	return s.idBase + strconv.FormatUint(s.seq.Add(1), 36)
+	var b [32]byte // idBase (13 bytes) and a uint64 in base 36 (at most 13)
+	n := copy(b[:], s.idBase)
+	return string(strconv.AppendUint(b[:n], s.seq.Add(1), 36))
 }
 
 // statusWriter records the status a handler writes.
