@@ -24,7 +24,7 @@ var (
 // key (for metrics) and the status written.
 func (s *Server) serveRoute(w http.ResponseWriter, q *request) (string, int) {
 	r := q.r
-	segs, ok := splitPath(r.URL.EscapedPath())
+	segs, ok := appendSegments(q.segBuf[:0], r.URL.EscapedPath())
 	if !ok {
 		return labelNoRoute, s.fail(w, q, labelNoRoute, &httpError{status: http.StatusBadRequest, code: CodeBadRequest, message: "the path is not validly escaped"})
 	}

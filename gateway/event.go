@@ -32,6 +32,8 @@ type request struct {
 	// vals holds the values of the reply's X-Request-Id and Content-Length
 	// headers, as one-element slices of it, saving an allocation each.
 	vals [2]string
+	// segBuf holds segs when the path has no more segments than it.
+	segBuf [8]string
 }
 
 // restEvent is API Gateway's REST API proxy event, payload 1.0. Maps that

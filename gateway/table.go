@@ -138,22 +138,33 @@ func describeSource(s string) string {
 // splitPath splits a request's escaped path into percent-decoded segments.
 // A trailing slash is dropped ("/users/" is "/users"); "/" has none.
 func splitPath(escaped string) ([]string, bool) {
+	return appendSegments(nil, escaped)
+}
+
+// appendSegments is splitPath appending to dst (a request's own array), so
+// that a short path needs no allocation.
+func appendSegments(dst []string, escaped string) ([]string, bool) {
 	p := strings.TrimPrefix(escaped, "/")
 	p = strings.TrimSuffix(p, "/")
 	if p == "" {
 		return nil, true
 	}
-	segs := strings.Split(p, "/")
-	for i, s := range segs {
+	segs := dst
+	for {
+		s, rest, more := strings.Cut(p, "/")
 		if strings.IndexByte(s, '%') >= 0 {
 			u, err := url.PathUnescape(s)
 			if err != nil {
 				return nil, false
 			}
-			segs[i] = u
+			s = u
 		}
+		segs = append(segs, s)
+		if !more {
+			return segs, true
+		}
+		p = rest
 	}
-	return segs, true
 }
 
 // match returns the route answering method on a path split by splitPath,

@@ -3,6 +3,8 @@ package gateway
 import (
 	"errors"
 	"maps"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -356,4 +358,34 @@ func methodRank(m string) int {
 		}
 	}
 	return len(methods)
+}
+
+// TestAppendSegments holds appendSegments, into a request's array or not,
+// to splitting with strings.Split.
+func TestAppendSegments(t *testing.T) {
+	split := func(escaped string) ([]string, bool) {
+		p := strings.TrimSuffix(strings.TrimPrefix(escaped, "/"), "/")
+		if p == "" {
+			return nil, true
+		}
+		segs := strings.Split(p, "/")
+		for i, s := range segs {
+			u, err := url.PathUnescape(s)
+			if err != nil {
+				return nil, false
+			}
+			segs[i] = u
+		}
+		return segs, true
+	}
+	for _, path := range []string{"", "/", "//", "/a", "/a/", "a/b", "/a//b", "/a/b/c/d/e/f/g/h/i/j", "/a%2Fb/c", "/%zz", "/a/%41%20", "///x///"} {
+		want, wantOK := split(path)
+		var buf [2]string
+		for _, dst := range [][]string{nil, buf[:0]} {
+			got, ok := appendSegments(dst, path)
+			if ok != wantOK || !slices.Equal(got, want) {
+				t.Errorf("appendSegments(%d-cap buffer, %q) = %q, %v; want %q, %v", cap(dst), path, got, ok, want, wantOK)
+			}
+		}
+	}
 }
