@@ -76,9 +76,8 @@ func (s *Server) serveRoute(w http.ResponseWriter, q *request) (string, int) {
 	if d <= 0 {
 		d = s.timeout
 	}
-	q.ctx.init(r.Context(), d)
-	defer q.ctx.release()
-	var ctx context.Context = &q.ctx
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	defer cancel()
 	if tp := r.Header.Get("Traceparent"); tp != "" {
 		ctx = stoa.WithMeta(ctx, stoa.Meta{TraceParent: tp, TraceState: r.Header.Get("Tracestate")})
 	}

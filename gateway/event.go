@@ -28,7 +28,6 @@ type request struct {
 	params map[string]string
 	body   []byte
 	stage  string
-	ctx    routeCtx // the route's context, once the body is in
 	// vals holds the values of the reply's X-Request-Id and Content-Length
 	// headers, as one-element slices of it, saving an allocation each.
 	vals [2]string
