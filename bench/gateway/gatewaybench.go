@@ -319,7 +319,7 @@ func (b *Bench) stub(dir string) (string, error) {
 			err = json.Unmarshal(out, &resp)
 		}
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
