@@ -13,6 +13,8 @@ package natstest
 import (
 	"fmt"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -59,13 +61,65 @@ func Start(o *server.Options) (*server.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natstest: %w", err)
 	}
+	log := &errorLog{}
+	s.SetLogger(log, false, false)
 	go s.Start()
-	if !s.ReadyForConnections(ReadyTimeout) {
-		s.Shutdown()
-		return nil, fmt.Errorf("natstest: server not ready after %v", ReadyTimeout)
+	deadline := time.Now().Add(ReadyTimeout)
+	for !s.ReadyForConnections(50 * time.Millisecond) {
+		if log.fatal() || time.Now().After(deadline) { // a fatal error (the port taken): it never will be
+			s.Shutdown()
+			return nil, fmt.Errorf("natstest: server not ready; its last errors: %s", log)
+		}
 	}
 	return s, nil
 }
+
+// errorLog keeps a server's last errors (a port already taken, say), so
+// that a server that never becomes ready says why; the rest is dropped.
+type errorLog struct {
+	mu     sync.Mutex
+	last   []string
+	fatals int
+}
+
+func (l *errorLog) fatal() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.fatals > 0
+}
+
+func (l *errorLog) keep(format string, v []any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.last) == 5 {
+		l.last = l.last[1:]
+	}
+	l.last = append(l.last, fmt.Sprintf(format, v...))
+}
+
+func (l *errorLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.last) == 0 {
+		return "none"
+	}
+	return strings.Join(l.last, "; ")
+}
+
+// The server.Logger methods: fatal errors and errors are kept.
+
+func (l *errorLog) Fatalf(format string, v ...any) {
+	l.mu.Lock()
+	l.fatals++
+	l.mu.Unlock()
+	l.keep(format, v)
+}
+
+func (l *errorLog) Errorf(format string, v ...any)  { l.keep(format, v) }
+func (l *errorLog) Warnf(format string, v ...any)   {}
+func (l *errorLog) Noticef(format string, v ...any) {}
+func (l *errorLog) Debugf(format string, v ...any)  {}
+func (l *errorLog) Tracef(format string, v ...any)  {}
 
 // Cluster starts n servers routed to each other (a full mesh of routes, as
 // a NATS cluster forms one) and waits until every server has a route to
