@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stoaproject/stoa"
 	"github.com/stoaproject/stoa/fn"
-	"github.com/stoaproject/stoa/stoahttp"
 )
 
 // Defaults the zero values of Server stand for.
@@ -30,12 +29,14 @@ const (
 	DefaultTimeout = 29 * time.Second
 	// DefaultMaxBodyBytes caps a request body: Lambda's 6 MB synchronous
 	// payload limit, as stoahttp caps an act.
-	DefaultMaxBodyBytes = stoahttp.DefaultMaxBodyBytes
-	// Header, read, write and idle timeouts, as stoahttp's listener has them.
-	DefaultReadHeaderTimeout = stoahttp.DefaultReadHeaderTimeout
-	DefaultReadTimeout       = stoahttp.DefaultReadTimeout
-	DefaultWriteTimeout      = stoahttp.DefaultWriteTimeout
-	DefaultIdleTimeout       = stoahttp.DefaultIdleTimeout
+	DefaultMaxBodyBytes = 6 << 20
+	// Header, read, write and idle timeouts, as stoahttp's listener has
+	// them (a test holds them equal; the gateway does not import stoahttp,
+	// so that it does not link fasthttp).
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
 
 	// StartTimeout bounds the Start that Serve makes when none was made.
 	StartTimeout = 30 * time.Second
