@@ -108,6 +108,10 @@ func (s *Stub) WaitParked(ctx context.Context) error {
 func (s *Stub) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	select {
+	case <-s.parked: // this invocation takes the runtime's wait: WaitParked waits for its next one
+	default:
+	}
 	reply := make(chan []byte, 1)
 	select {
 	case s.next <- invocation{event, reply}:
