@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -115,6 +116,30 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registr
 		return nil, fmt.Errorf("fn: opening bucket %s: %w", ConfigBucket, err)
 	}
 	return &Registry{js: js, kv: kv, obs: obs, stream: stream, lim: defaultLimits, apiPrefix: apiPrefixOf(js)}, nil
+}
+
+// retryUnheard runs write, and again while its stream did not hear it
+// (no responders) until ctx ends. A replicated stream just created, or
+// whose servers just restarted, elects a leader, and every server of the
+// cluster learns where to send its writes, a moment after it exists; a
+// write in between reached no stream, so sending it again is safe (every
+// write of the registry is also a compare-and-set or goes to a new name).
+func retryUnheard(ctx context.Context, write func() error) error {
+	wait := 5 * time.Millisecond
+	for {
+		err := write()
+		if !errors.Is(err, nats.ErrNoResponders) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, 100*time.Millisecond)
+	}
 }
 
 // head is the record under a function's key, the one key every change of
@@ -237,11 +262,14 @@ func (r *Registry) prepare(ctx context.Context, name string, cfg *Config, b Bund
 // put stores z under a new object name of the incarnation and returns it.
 func (r *Registry) put(ctx context.Context, name, id string, z *zipped) (string, error) {
 	obj := objectPrefix(name, id) + newID() + ".zip"
-	_, err := r.obs.Put(ctx, jetstream.ObjectMeta{
-		Name:        obj,
-		Description: "code of function " + name,
-		Metadata:    map[string]string{"function": name, "sha256": z.sha},
-	}, z.reader())
+	err := retryUnheard(ctx, func() error {
+		_, err := r.obs.Put(ctx, jetstream.ObjectMeta{
+			Name:        obj,
+			Description: "code of function " + name,
+			Metadata:    map[string]string{"function": name, "sha256": z.sha},
+		}, z.reader())
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("fn: storing the code of %s: %w", name, err)
 	}
@@ -265,7 +293,10 @@ func (r *Registry) saveVersion(ctx context.Context, id string, v *Version) error
 	if err != nil {
 		return err
 	}
-	_, err = r.kv.Create(ctx, versionKey(v.Function, id, v.Number), b)
+	err = retryUnheard(ctx, func() error {
+		_, err := r.kv.Create(ctx, versionKey(v.Function, id, v.Number), b)
+		return err
+	})
 	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return fmt.Errorf("fn: storing %s version %d: %w", v.Function, v.Number, err)
 	}
@@ -345,7 +376,10 @@ func (r *Registry) Create(ctx context.Context, name string, cfg Config, b Bundle
 		r.deleteObject(ctx, obj)
 		return nil, err
 	}
-	if _, err := r.kv.Create(ctx, headKey(name), val); err != nil {
+	if err := retryUnheard(ctx, func() error {
+		_, err := r.kv.Create(ctx, headKey(name), val)
+		return err
+	}); err != nil {
 		if isConflict(err) { // refused: the code is no one's
 			r.deleteObject(ctx, obj)
 			return nil, &Error{Code: CodeExists, Function: name, Message: "a function of that name exists"}
@@ -428,7 +462,10 @@ func (r *Registry) Update(ctx context.Context, name string, cfg *Config, b Bundl
 			r.deleteObject(ctx, uploaded)
 			return nil, err
 		}
-		_, err = r.kv.Update(ctx, headKey(name), val, rev)
+		err = retryUnheard(ctx, func() error {
+			_, err := r.kv.Update(ctx, headKey(name), val, rev)
+			return err
+		})
 		if err == nil {
 			r.recordVersion(ctx, id, &v)
 			return &v, nil
@@ -464,7 +501,10 @@ func (r *Registry) change(ctx context.Context, name string, f func(h *head) (boo
 		if err != nil {
 			return err
 		}
-		_, err = r.kv.Update(ctx, headKey(name), val, rev)
+		err = retryUnheard(ctx, func() error {
+			_, err := r.kv.Update(ctx, headKey(name), val, rev)
+			return err
+		})
 		if err == nil {
 			return nil
 		}
@@ -524,7 +564,7 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		err = r.kv.Purge(ctx, headKey(name), jetstream.LastRevision(rev))
+		err = retryUnheard(ctx, func() error { return r.kv.Purge(ctx, headKey(name), jetstream.LastRevision(rev)) })
 		if isConflict(err) {
 			continue
 		}
