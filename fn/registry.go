@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stoaproject/stoa/internal/unheard"
 )
 
 // The JetStream buckets of the registry. See RATIONALE.md for their layout.
@@ -116,30 +116,6 @@ func Open(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Registr
 		return nil, fmt.Errorf("fn: opening bucket %s: %w", ConfigBucket, err)
 	}
 	return &Registry{js: js, kv: kv, obs: obs, stream: stream, lim: defaultLimits, apiPrefix: apiPrefixOf(js)}, nil
-}
-
-// retryUnheard runs write, and again while its stream did not hear it
-// (no responders) until ctx ends. A replicated stream just created, or
-// whose servers just restarted, elects a leader, and every server of the
-// cluster learns where to send its writes, a moment after it exists; a
-// write in between reached no stream, so sending it again is safe (every
-// write of the registry is also a compare-and-set or goes to a new name).
-func retryUnheard(ctx context.Context, write func() error) error {
-	wait := 5 * time.Millisecond
-	for {
-		err := write()
-		if !errors.Is(err, nats.ErrNoResponders) {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait = min(2*wait, 100*time.Millisecond)
-	}
 }
 
 // head is the record under a function's key, the one key every change of
@@ -262,7 +238,7 @@ func (r *Registry) prepare(ctx context.Context, name string, cfg *Config, b Bund
 // put stores z under a new object name of the incarnation and returns it.
 func (r *Registry) put(ctx context.Context, name, id string, z *zipped) (string, error) {
 	obj := objectPrefix(name, id) + newID() + ".zip"
-	err := retryUnheard(ctx, func() error {
+	err := unheard.Retry(ctx, func() error {
 		_, err := r.obs.Put(ctx, jetstream.ObjectMeta{
 			Name:        obj,
 			Description: "code of function " + name,
@@ -293,7 +269,7 @@ func (r *Registry) saveVersion(ctx context.Context, id string, v *Version) error
 	if err != nil {
 		return err
 	}
-	err = retryUnheard(ctx, func() error {
+	err = unheard.Retry(ctx, func() error {
 		_, err := r.kv.Create(ctx, versionKey(v.Function, id, v.Number), b)
 		return err
 	})
@@ -376,7 +352,7 @@ func (r *Registry) Create(ctx context.Context, name string, cfg Config, b Bundle
 		r.deleteObject(ctx, obj)
 		return nil, err
 	}
-	if err := retryUnheard(ctx, func() error {
+	if err := unheard.Retry(ctx, func() error {
 		_, err := r.kv.Create(ctx, headKey(name), val)
 		return err
 	}); err != nil {
@@ -462,7 +438,7 @@ func (r *Registry) Update(ctx context.Context, name string, cfg *Config, b Bundl
 			r.deleteObject(ctx, uploaded)
 			return nil, err
 		}
-		err = retryUnheard(ctx, func() error {
+		err = unheard.Retry(ctx, func() error {
 			_, err := r.kv.Update(ctx, headKey(name), val, rev)
 			return err
 		})
@@ -501,7 +477,7 @@ func (r *Registry) change(ctx context.Context, name string, f func(h *head) (boo
 		if err != nil {
 			return err
 		}
-		err = retryUnheard(ctx, func() error {
+		err = unheard.Retry(ctx, func() error {
 			_, err := r.kv.Update(ctx, headKey(name), val, rev)
 			return err
 		})
@@ -564,7 +540,7 @@ func (r *Registry) Delete(ctx context.Context, name string) error {
 		if err != nil {
 			return err
 		}
-		err = retryUnheard(ctx, func() error { return r.kv.Purge(ctx, headKey(name), jetstream.LastRevision(rev)) })
+		err = unheard.Retry(ctx, func() error { return r.kv.Purge(ctx, headKey(name), jetstream.LastRevision(rev)) })
 		if isConflict(err) {
 			continue
 		}

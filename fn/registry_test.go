@@ -1,7 +1,6 @@
 package fn
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,10 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestCreateGetResolveCode(t *testing.T) {
@@ -507,29 +502,5 @@ func TestReplicas(t *testing.T) {
 	wg.Wait()
 	if f, err := r2.Get(ctx, "hello"); err != nil || f.Latest != 7 {
 		t.Errorf("after 6 concurrent updates on R3: %v, %v; want latest 7", f, err)
-	}
-}
-
-// TestRetryUnheard: a write no stream heard is sent again until it is
-// heard or ctx ends; any other outcome is returned at once.
-func TestRetryUnheard(t *testing.T) {
-	calls := 0
-	err := retryUnheard(t.Context(), func() error {
-		if calls++; calls < 3 {
-			return fmt.Errorf("put: %w", nats.ErrNoResponders)
-		}
-		return nil
-	})
-	if err != nil || calls != 3 {
-		t.Errorf("retryUnheard = %v after %d writes, want nil after 3", err, calls)
-	}
-	calls = 0
-	if err := retryUnheard(t.Context(), func() error { calls++; return jetstream.ErrKeyExists }); !errors.Is(err, jetstream.ErrKeyExists) || calls != 1 {
-		t.Errorf("retryUnheard = %v after %d writes, want ErrKeyExists after 1", err, calls)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	if err := retryUnheard(ctx, func() error { return nats.ErrNoResponders }); !errors.Is(err, nats.ErrNoResponders) {
-		t.Errorf("retryUnheard until ctx ends = %v, want ErrNoResponders", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stoaproject/stoa/internal/unheard"
 )
 
 // DefaultBucket is the JetStream key-value bucket OpenStore uses when the
@@ -103,11 +104,14 @@ func (st *Store) Update(ctx context.Context, change func([]Route) ([]Route, erro
 			return 0, err
 		}
 		var written uint64
-		if rev == 0 {
-			written, err = st.kv.Create(ctx, storeKey, b)
-		} else {
-			written, err = st.kv.Update(ctx, storeKey, b, rev)
-		}
+		err = unheard.Retry(ctx, func() (err error) {
+			if rev == 0 {
+				written, err = st.kv.Create(ctx, storeKey, b)
+			} else {
+				written, err = st.kv.Update(ctx, storeKey, b, rev)
+			}
+			return err
+		})
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyExists) {
 			continue
 		}
