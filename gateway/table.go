@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"iter"
 	"net/url"
 	"slices"
 	"strings"
@@ -231,21 +232,33 @@ func (t *table) allowed(segs []string) []string {
 // nil when the template has none.
 func (e *entry) params(segs []string) map[string]string {
 	var p map[string]string
-	for i, s := range e.tmpl {
-		switch s.kind {
-		case segParam:
-			if p == nil {
-				p = make(map[string]string, len(e.tmpl))
-			}
-			p[s.text] = segs[i]
-		case segGreedy:
-			if p == nil {
-				p = make(map[string]string, 1)
-			}
-			p[s.text] = strings.Join(segs[i:], "/")
+	for k, v := range e.pathParams(segs) {
+		if p == nil {
+			p = make(map[string]string, len(e.tmpl))
 		}
+		p[k] = v
 	}
 	return p
+}
+
+// pathParams yields each path parameter of e, name and value, for the
+// request's segments: a {name} segment's own, a {name+} the rest of the
+// path.
+func (e *entry) pathParams(segs []string) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for i, s := range e.tmpl {
+			switch s.kind {
+			case segParam:
+				if !yield(s.text, segs[i]) {
+					return
+				}
+			case segGreedy:
+				if !yield(s.text, strings.Join(segs[i:], "/")) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // buildTable makes a table from routes in order of precedence: a route

@@ -48,8 +48,8 @@ func parsePattern(s string) (map[string]any, error) {
 // the route's pattern, which nothing the client sends can change. Keys
 // ending in '$' (engine directives such as timeout$ or default$) are
 // dropped from what the client sends.
-// The path's parameters are read from segs as entry.params reads them,
-// without building their map.
+// The path's parameters come from segs (entry.pathParams), without a map
+// of their own.
 func actMessage(e *entry, r *http.Request, body []byte, segs []string) (stoa.Msg, error) {
 	msg := make(stoa.Msg, len(e.msg)+len(e.tmpl))
 	if b := bytes.TrimSpace(body); len(b) > 0 {
@@ -78,13 +78,8 @@ func actMessage(e *entry, r *http.Request, body []byte, segs []string) (stoa.Msg
 			msg[k] = a
 		}
 	}
-	for i, sg := range e.tmpl {
-		switch sg.kind {
-		case segParam:
-			msg[sg.text] = segs[i]
-		case segGreedy:
-			msg[sg.text] = strings.Join(segs[i:], "/")
-		}
+	for k, v := range e.pathParams(segs) {
+		msg[k] = v
 	}
 	for k := range msg {
 		if strings.HasSuffix(k, "$") {
