@@ -357,14 +357,34 @@ func (n *Node) discover(ctx context.Context) error {
 }
 
 // flush waits until the server has processed what the node sent, or ctx
-// ends (within 10 s if ctx has no deadline).
+// ends (within 10 s if ctx has no deadline), or the connection is lost:
+// no server answers a flush then (nats.go keeps one sent while it
+// reconnects until the reconnect, which may never come).
 func (n *Node) flush(ctx context.Context) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 	}
-	return n.nc.FlushWithContext(ctx)
+	lost := n.nc.StatusChanged(nats.RECONNECTING, nats.DISCONNECTED, nats.CLOSED)
+	defer n.nc.RemoveStatusListener(lost)
+	if !n.nc.IsConnected() { // lost before the listener was there
+		return nats.ErrDisconnected
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-lost:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := n.nc.FlushWithContext(ctx)
+	if err != nil && !n.nc.IsConnected() {
+		return fmt.Errorf("%w: %w", nats.ErrDisconnected, err)
+	}
+	return err
 }
 
 // infoSubject asks every service of the NATS service API for its info.
