@@ -586,3 +586,24 @@ func TestAddRemovable(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorStatusCode: only a whole number from 400 to 599 in
+// Details["statusCode"] is an HTTP status.
+func TestErrorStatusCode(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		code int
+		ok   bool
+	}{
+		{nil, 0, false}, {404, 404, true}, {float64(503), 503, true}, {599.0, 599, true},
+		{399, 399, false}, {600.0, 600, false}, {404.5, 0, false}, {"404", 0, false},
+	} {
+		e := &stoa.Error{Code: stoa.CodeExecute, Details: map[string]any{"statusCode": c.v}}
+		if code, ok := e.StatusCode(); code != c.code || ok != c.ok {
+			t.Errorf("StatusCode with %#v = %d, %v; want %d, %v", c.v, code, ok, c.code, c.ok)
+		}
+	}
+	if code, ok := (&stoa.Error{}).StatusCode(); ok {
+		t.Errorf("StatusCode with no details = %d, true", code)
+	}
+}

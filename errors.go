@@ -76,6 +76,24 @@ func (e *Error) Is(target error) bool {
 	return ok && t.Code == e.Code
 }
 
+// StatusCode returns the HTTP error status a handler asked for in
+// Details["statusCode"] (a whole number from 400 to 599), which the HTTP
+// listener and the gateway answer with; ok is false when there is none.
+func (e *Error) StatusCode() (code int, ok bool) {
+	switch v := e.Details["statusCode"].(type) {
+	case float64:
+		code = int(v)
+		if float64(code) != v {
+			return 0, false
+		}
+	case int:
+		code = v
+	default:
+		return 0, false
+	}
+	return code, code >= 400 && code <= 599
+}
+
 // senecaError is the JSON of an error as Seneca (eraro) writes it.
 type senecaError struct {
 	Eraro     bool           `json:"eraro"`

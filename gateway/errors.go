@@ -101,7 +101,7 @@ func actError(ctx context.Context, err error) *httpError {
 		he.status, he.message = statusClientClosed, "the client went away"
 	default:
 		he.status, he.message = http.StatusInternalServerError, "the service failed"
-		if n, ok := detailStatus(se.Details["statusCode"]); ok {
+		if n, ok := se.StatusCode(); ok {
 			he.status = n
 			if n < 500 {
 				he.message = se.Message
@@ -142,23 +142,6 @@ func functionError(ctx context.Context, err error) *httpError {
 		return &httpError{status: http.StatusRequestEntityTooLarge, code: CodeTooLarge, message: msgTooLarge, err: err}
 	}
 	return &httpError{status: http.StatusBadGateway, code: CodeBadGateway, message: msgInternal, err: err}
-}
-
-// detailStatus reads an HTTP error status from a details value.
-func detailStatus(v any) (int, bool) {
-	var n int
-	switch v := v.(type) {
-	case float64:
-		n = int(v)
-		if float64(n) != v {
-			return 0, false
-		}
-	case int:
-		n = v
-	default:
-		return 0, false
-	}
-	return n, n >= 400 && n <= 599
 }
 
 // writeError writes e as JSON and logs it with the request id: at Info for

@@ -127,25 +127,8 @@ func (s *Server) errorReply(err error) (int, *stoa.Error) {
 	if se.Code == stoa.CodeClosed {
 		return http.StatusServiceUnavailable, se
 	}
-	if code, ok := statusCode(se.Details["statusCode"]); ok {
+	if code, ok := se.StatusCode(); ok {
 		return code, se
 	}
 	return http.StatusInternalServerError, se
-}
-
-// statusCode reads an HTTP error status from a details value.
-func statusCode(v any) (int, bool) {
-	var n int
-	switch v := v.(type) {
-	case float64:
-		n = int(v)
-		if float64(n) != v {
-			return 0, false
-		}
-	case int:
-		n = v
-	default:
-		return 0, false
-	}
-	return n, n >= 400 && n <= 599
 }
