@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,18 +36,9 @@ func fnListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if fs == nil {
-					fs = []fn.Function{}
-				}
-				return printJSON(cmd.OutOrStdout(), fs)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tLATEST\tALIASES\tUPDATED")
-			for _, f := range fs {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.Name, f.Latest, aliasList(f.Aliases), f.Updated.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
+			return printList(cmd.OutOrStdout(), asJSON, fs, "NAME\tLATEST\tALIASES\tUPDATED", func(f fn.Function) string {
+				return fmt.Sprintf("%s\t%d\t%s\t%s", f.Name, f.Latest, aliasList(f.Aliases), f.Updated.Local().Format(time.DateTime))
+			})
 		},
 	}
 	f.register(cmd.Flags())
@@ -89,15 +81,7 @@ func fnVersionsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if vs == nil {
-					vs = []fn.Version{}
-				}
-				return printJSON(cmd.OutOrStdout(), vs)
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "VERSION\tALIASES\tRUNTIME\tHANDLER\tMEMORY\tTIMEOUT\tCODE\tCREATED")
-			for _, v := range vs {
+			return printList(cmd.OutOrStdout(), asJSON, vs, "VERSION\tALIASES\tRUNTIME\tHANDLER\tMEMORY\tTIMEOUT\tCODE\tCREATED", func(v fn.Version) string {
 				var as []string
 				if v.Number == fu.Latest {
 					as = append(as, "latest")
@@ -116,10 +100,9 @@ func fnVersionsCmd() *cobra.Command {
 				if h == "" {
 					h = "-"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d MB\t%s\t%.12s\t%s\n", v.Number, al, v.Config.Runtime, h, v.Config.MemoryMB,
+				return fmt.Sprintf("%d\t%s\t%s\t%s\t%d MB\t%s\t%.12s\t%s", v.Number, al, v.Config.Runtime, h, v.Config.MemoryMB,
 					v.Config.Timeout, v.CodeSHA, v.Created.Local().Format(time.DateTime))
-			}
-			return tw.Flush()
+			})
 		},
 	}
 	f.register(cmd.Flags())
@@ -236,4 +219,21 @@ func fnRmCmd() *cobra.Command {
 	}
 	f.register(cmd.Flags())
 	return cmd
+}
+
+// printList writes items as a JSON array (empty, not null, when there are
+// none), or as a table under header with a row per item.
+func printList[T any](w io.Writer, asJSON bool, items []T, header string, row func(T) string) error {
+	if asJSON {
+		if items == nil {
+			items = []T{}
+		}
+		return printJSON(w, items)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, it := range items {
+		fmt.Fprintln(tw, row(it))
+	}
+	return tw.Flush()
 }
